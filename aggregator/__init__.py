@@ -1,0 +1,1 @@
+"""The live aggregator: events in, Prometheus metrics out."""
