@@ -1,0 +1,201 @@
+"""The ``cctwin`` command line: config path first, flags after.
+
+Human tables go to stdout, progress and warnings to stderr, machine-readable
+files to ``--out``. A config error prints the file, the field and what is
+allowed, and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+from cctwin.calendar import is_open, parse_months
+from cctwin.config import CenterConfig, ConfigError, load_config
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+stderr = Console(stderr=True)
+
+
+def _load(path: str) -> CenterConfig:
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        stderr.print(f"[red]config error[/]: {error}", highlight=False)
+        sys.exit(2)
+
+
+def config_argument(function: F) -> F:
+    """The positional config path every command takes first."""
+    return click.argument("config", type=click.Path(dir_okay=False))(function)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="cctwin")
+def main() -> None:
+    """cctwin: a digital twin of a contact center.
+
+    \b
+    Start here:
+      cctwin forecast config/sdm-bogota.yaml --month 2026-04 --seed 7
+    """
+
+
+@main.command()
+@config_argument
+@click.option("--month", required=True, help="YYYY-MM, or a range YYYY-MM..YYYY-MM.")
+@click.option("--seed", type=int, default=7, show_default=True, help="Random seed.")
+@click.option(
+    "--replications",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Fixed number of replications (ignored with --precision).",
+)
+@click.option(
+    "--precision",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Add replications until every busy channel's SL 95%% CI is ± this many pp.",
+)
+@click.option(
+    "--max-replications",
+    type=click.IntRange(min=1),
+    default=200,
+    show_default=True,
+    help="Cap for --precision.",
+)
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), default=None)
+@click.option("--volume-scale", type=click.FloatRange(min=0), default=1.0)
+@click.option("--staffing-scale", type=click.FloatRange(min=0), default=1.0)
+def forecast(
+    config: str,
+    month: str,
+    seed: int,
+    replications: int,
+    precision: float | None,
+    max_replications: int,
+    jobs: int,
+    out: str | None,
+    volume_scale: float,
+    staffing_scale: float,
+) -> None:
+    """Forecast every agreement (ANS) of a month, with 95% confidence intervals.
+
+    \b
+    Examples:
+      cctwin forecast config/sdm-bogota.yaml --month 2026-04 --seed 7 --out out/
+      cctwin forecast config/sdm-bogota.yaml --month 2026-04 --precision 0.5 --jobs 2
+      cctwin forecast config/sdm-bogota.yaml --month 2026-01..2026-03
+    """
+    from simulator.forecast import Scenario, run_forecast
+    from simulator.forecast_output import render, write_outputs
+
+    center = _load(config)
+    try:
+        months = parse_months(month)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--month") from None
+
+    columns = (
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=stderr, transient=True) as bar:
+        task = bar.add_task("replications", total=None)
+
+        def advance(done: int, limit: int) -> None:
+            bar.update(task, completed=done, total=None if precision else limit)
+
+        try:
+            result = run_forecast(
+                center,
+                months,
+                seed,
+                replications_count=replications,
+                precision_pp=precision,
+                max_replications=max_replications,
+                jobs=jobs,
+                scenario=Scenario(volume_scale, staffing_scale),
+                progress=advance,
+            )
+        except ValueError as error:
+            raise click.UsageError(str(error)) from None
+
+    for warning in result.warnings:
+        stderr.print(f"[yellow]warning[/]: {warning}", highlight=False)
+    render(result, Console())
+    if out is not None:
+        paths = write_outputs(result, Path(out))
+        stderr.print("wrote " + ", ".join(str(p) for p in paths), highlight=False)
+    else:
+        stderr.print(
+            "[dim]add --out DIR for forecast.json and per-interval/day CSVs[/]"
+        )
+
+
+@main.command()
+@config_argument
+@click.option(
+    "--day", required=True, type=click.DateTime(["%Y-%m-%d"]), help="YYYY-MM-DD"
+)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option(
+    "--events", type=click.Path(dir_okay=False), required=True, help="JSONL file."
+)
+def simulate(config: str, day: dt.datetime, seed: int, events: str) -> None:
+    """Simulate one day and write its events (JSONL, in time order).
+
+    \b
+    Example:
+      cctwin simulate config/sdm-bogota.yaml --day 2026-04-06 --events out/events.jsonl
+    """
+    from simulator.day_events import simulate_day_events
+
+    center = _load(config)
+    date = day.date()
+    if not is_open(center, date):
+        raise click.BadParameter(
+            f"the center is closed on {date} (weekday hours or holiday); pick an open day",
+            param_hint="--day",
+        )
+    path = Path(events)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    produced = simulate_day_events(center, date, seed)
+    with path.open("w") as handle:
+        for event in produced:
+            handle.write(json.dumps(event, separators=(",", ":")) + "\n")
+    stderr.print(f"wrote {len(produced):,} events to {path}", highlight=False)
+
+
+@main.command()
+@click.option("--out", type=click.Path(dir_okay=False), default=None)
+def schema(out: str | None) -> None:
+    """Print (or write) the JSON Schema of the event contract.
+
+    \b
+    Example:
+      cctwin schema --out cctwin/schema/events.v1.json
+    """
+    from cctwin.events import json_schema, write_schema
+
+    if out:
+        stderr.print(f"wrote {write_schema(Path(out))}")
+    else:
+        click.echo(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
