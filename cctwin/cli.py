@@ -42,7 +42,7 @@ def config_argument(function: F) -> F:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="cctwin")
 def main() -> None:
-    """cctwin: a digital twin of a contact center.
+    r"""cctwin: a digital twin of a contact center.
 
     \b
     Start here:
@@ -90,7 +90,7 @@ def forecast(
     volume_scale: float,
     staffing_scale: float,
 ) -> None:
-    """Forecast every agreement (ANS) of a month, with 95% confidence intervals.
+    r"""Forecast every agreement (ANS) of a month, with 95% confidence intervals.
 
     \b
     Examples:
@@ -156,7 +156,7 @@ def forecast(
     "--events", type=click.Path(dir_okay=False), required=True, help="JSONL file."
 )
 def simulate(config: str, day: dt.datetime, seed: int, events: str) -> None:
-    """Simulate one day and write its events (JSONL, in time order).
+    r"""Simulate one day and write its events (JSONL, in time order).
 
     \b
     Example:
@@ -168,7 +168,8 @@ def simulate(config: str, day: dt.datetime, seed: int, events: str) -> None:
     date = day.date()
     if not is_open(center, date):
         raise click.BadParameter(
-            f"the center is closed on {date} (weekday hours or holiday); pick an open day",
+            f"the center is closed on {date} (weekday hours or holiday); "
+            "pick an open day",
             param_hint="--day",
         )
     path = Path(events)
@@ -183,7 +184,7 @@ def simulate(config: str, day: dt.datetime, seed: int, events: str) -> None:
 @main.command()
 @click.option("--out", type=click.Path(dir_okay=False), default=None)
 def schema(out: str | None) -> None:
-    """Print (or write) the JSON Schema of the event contract.
+    r"""Print (or write) the JSON Schema of the event contract.
 
     \b
     Example:

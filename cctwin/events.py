@@ -212,8 +212,6 @@ class DayEventBuilder:
                     event["citizen_id"] = f"{self.token}-{value}"
                 elif key == "enqueued":
                     event["enqueued_at"] = self._time(value)
-                elif isinstance(value, float):
-                    event[_RENAMES.get(key, key)] = round(value, 3)
                 else:
                     event[_RENAMES.get(key, key)] = value
             out.append(event)

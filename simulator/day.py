@@ -345,7 +345,8 @@ def _tally(
         answered = outcome == ANSWERED
         abandoned = ~answered
         definition = config.service_level_of(name)
-        threshold = definition.threshold_seconds if definition else math.inf
+        # Channels without a service level (callbacks, outbound) count none "within".
+        threshold = definition.threshold_seconds if definition else -math.inf
         short = definition.short_abandon_seconds if definition else 0.0
         is_short = (outcome == ABANDONED) & (wait < short)
 

@@ -37,6 +37,16 @@ OUTCOME_NAMES = ("answered", "abandoned", "not_reached", "expired")
 OFFLINE, AVAILABLE, BUSY, BREAK = 0, 1, 2, 3
 STATE_NAMES = ("offline", "available", "busy", "break")
 
+
+def _payload(event: simpy.Event) -> Any:
+    """The value a callback's event was scheduled with.
+
+    simpy types ``Event.value`` as optional; every event scheduled here carries
+    a payload, so the callbacks unpack it without a None check.
+    """
+    return event.value
+
+
 EmitFn = Callable[[float, str, dict[str, Any]], None]
 """Receives ``(time_s, event_type, fields)``; see ``cctwin.events``."""
 
@@ -226,7 +236,7 @@ class Engine:
     # ---------------------------------------------------------------- arrivals
 
     def _on_arrival(self, event: simpy.Event) -> None:
-        index, position = event.value
+        index, position = _payload(event)
         channel = self.channels[index]
         times = channel.enqueue_times
         now = self.env.now
@@ -245,7 +255,7 @@ class Engine:
         self._offer(contact)
 
     def _on_retrial(self, event: simpy.Event) -> None:
-        contact: _Contact = event.value
+        contact: _Contact = _payload(event)
         contact.enqueued = self.env.now
         self.retrials[contact.channel] += 1
         if self.emit is not None:
@@ -284,7 +294,7 @@ class Engine:
         return None
 
     def _on_patience(self, event: simpy.Event) -> None:
-        contact: _Contact = event.value
+        contact: _Contact = _payload(event)
         if not contact.waiting:
             return
         contact.waiting = False
@@ -344,13 +354,13 @@ class Engine:
         self._record(index, contact, wait, outcome, handle if reached else 0.0)
         if self.emit is not None:
             self._emit_start(agent, contact, wait, outcome, handle)
-        self._at(now + handle, self._on_end, (agent, contact, handle, outcome))
+        self._at(now + handle, self._on_end, (agent, contact, handle, outcome, wait))
 
     def _on_end(self, event: simpy.Event) -> None:
-        agent, contact, handle, outcome = event.value
+        agent, contact, handle, outcome, wait = _payload(event)
         agent.sessions -= 1
         if self.emit is not None and outcome == ANSWERED:
-            self._emit_end(agent, contact, handle)
+            self._emit_end(agent, contact, handle, wait)
         self._after_work(agent)
 
     def _after_work(self, agent: _Agent) -> None:
@@ -420,14 +430,14 @@ class Engine:
     # ------------------------------------------------------- shifts and breaks
 
     def _on_login(self, event: simpy.Event) -> None:
-        agent: _Agent = event.value
+        agent: _Agent = _payload(event)
         now = self.env.now
         agent.on_shift = True
         self.agent_days[agent.index].login_s = now
         self._after_work(agent)
 
     def _on_shift_end(self, event: simpy.Event) -> None:
-        agent: _Agent = event.value
+        agent: _Agent = _payload(event)
         agent.leaving = True
         agent.break_pending = 0.0
         if agent.state == AVAILABLE:
@@ -443,7 +453,7 @@ class Engine:
         self.agent_days[agent.index].logout_s = now
 
     def _on_break_due(self, event: simpy.Event) -> None:
-        agent, minutes = event.value
+        agent, minutes = _payload(event)
         if agent.leaving or not agent.on_shift:
             return
         if agent.state == AVAILABLE:
@@ -460,7 +470,7 @@ class Engine:
         self._at(now + seconds, self._on_break_end, agent)
 
     def _on_break_end(self, event: simpy.Event) -> None:
-        agent: _Agent = event.value
+        agent: _Agent = _payload(event)
         if agent.leaving:
             self._logout(agent, self.env.now)
             return
@@ -561,7 +571,9 @@ class Engine:
                 wrap_at, "agent_state", self._agent_fields(agent, "wrap_up", wrap_at)
             )
 
-    def _emit_end(self, agent: _Agent, contact: _Contact, handle: float) -> None:
+    def _emit_end(
+        self, agent: _Agent, contact: _Contact, handle: float, wait: float
+    ) -> None:
         assert self.emit is not None
         channel = self.channels[contact.channel]
         talk, hold, wrap = (share * handle for share in channel.talk_hold_wrap)
@@ -572,7 +584,7 @@ class Engine:
             self._contact_fields(
                 contact,
                 agent=agent.id,
-                wait=now - handle - contact.enqueued,
+                wait=wait,
                 talk=talk,
                 hold=hold,
                 wrap_up=wrap,

@@ -74,7 +74,13 @@ _NEGLIGIBLE = 1e-300
 """A first tail term below this is dropped with everything after it."""
 
 _FIRST_CHUNK = 256
-"""Terms generated in the first block of a tail walk; later blocks double."""
+"""Terms generated in the first block of a tail walk; later blocks double..."""
+
+_MAX_CHUNK = 1 << 20
+"""...up to this many, which bounds the memory of a walk."""
+
+_EXACT_PEAK = 2_000_000
+"""Longest queue to the largest tail term that is summed term by term."""
 
 
 @dataclass(frozen=True)
@@ -286,7 +292,10 @@ def erlang_a(
 
     answered_late, abandoned_late = past(threshold_s)
     answered_in_time = _clamp(answer_rate - answered_late, 0.0, answer_rate)
-    abandoned_in_time = _clamp(abandonment - abandoned_late, 0.0, abandonment)
+    if threshold_s > 0.0:
+        abandoned_in_time = _clamp(abandonment - abandoned_late, 0.0, abandonment)
+    else:
+        abandoned_in_time = 0.0  # exact: rounding would leave a 1e-17 residue
     if short_abandon_s > 0.0:
         short_abandoned = _clamp(abandonment - past(short_abandon_s)[1], 0.0, 1.0)
     else:
@@ -424,17 +433,21 @@ def _tail_window(
     t_peak)`` for each, and ``log t_peak``. Terms below ``exp(-40)`` of the
     peak are dropped; log t_j is concave in j, so they lie at both ends.
     """
+    if rate <= _NEGLIGIBLE * (capacity + step):
+        # Every term after t_0 = 1 is below 1e-300 (a tiny arrival rate, or a
+        # huge threshold, see erlang_a); dividing by such a rate would overflow.
+        return np.zeros(1), np.zeros(1), 0.0
+
     # t_j grows while rate >= capacity + j step: the peak is where it stops.
     peak = max(0, math.floor((rate - capacity) / step))
     right = _walk_right(rate, capacity, step, peak)
-    left = _walk_left(rate, capacity, step, peak)
+    left, log_first = _walk_left(rate, capacity, step, peak)
 
     first = peak - left.size
     queue_j = np.arange(first, peak + right.size + 1, dtype=float)
     log_rel = np.concatenate((left[::-1], [0.0], right))
-    if first == 0 and peak > 0:
-        # The walk reached j = 0, where t_0 = 1: the exact log peak.
-        log_peak = -float(left[-1])
+    if log_first is not None:
+        log_peak = -log_first  # t_0 = 1
     else:
         log_peak = peak * math.log(rate / step) - float(
             gammaln(capacity / step + peak + 1) - gammaln(capacity / step + 1)
@@ -457,14 +470,23 @@ def _walk_right(rate: float, capacity: float, step: float, peak: int) -> np.ndar
             break
         level = float(block[-1])
         start += size
-        size *= 2
+        size = min(2 * size, _MAX_CHUNK)
     logs = np.concatenate(blocks)
     return logs[logs >= _LOG_TAIL_CUTOFF]
 
 
-def _walk_left(rate: float, capacity: float, step: float, peak: int) -> np.ndarray:
-    """Return log(t_j / t_peak) for j = peak-1, peak-2, ... down to 0 or the cutoff."""
-    blocks = []
+def _walk_left(
+    rate: float, capacity: float, step: float, peak: int
+) -> tuple[np.ndarray, float | None]:
+    """Return log(t_j / t_peak) for j = peak-1, peak-2, ... down to the cutoff.
+
+    Also returns log(t_0 / t_peak) when ``peak`` is at most ``_EXACT_PEAK``
+    (None otherwise): the walk then goes on to j = 0 without keeping the terms.
+    Adding the small log ratios one by one keeps log t_peak accurate to a few
+    ulps of its own size; the closed form through log-gamma, the fallback,
+    loses the digits of ``peak * log(rate / step)``.
+    """
+    kept = []
     level = 0.0
     top = peak
     size = _FIRST_CHUNK
@@ -472,24 +494,19 @@ def _walk_left(rate: float, capacity: float, step: float, peak: int) -> np.ndarr
         j = top - np.arange(min(size, top), dtype=float)
         # log(t_{j-1} / t_j) = log(1 + (capacity + j step - rate) / rate) <= 0
         block = level + np.cumsum(np.log1p((capacity + j * step - rate) / rate))
-        blocks.append(block)
-        if block[-1] < _LOG_TAIL_CUTOFF:
+        if block[0] >= _LOG_TAIL_CUTOFF:
+            kept.append(block[block >= _LOG_TAIL_CUTOFF])
+        elif peak > _EXACT_PEAK:
             break
         level = float(block[-1])
         top -= j.size
-        size *= 2
-    if not blocks:
-        return np.empty(0)
-    logs = np.concatenate(blocks)
-    return logs[logs >= _LOG_TAIL_CUTOFF]
+        size = min(2 * size, _MAX_CHUNK)
+    logs = np.concatenate(kept) if kept else np.empty(0)
+    return logs, (level if top == 0 else None)
 
 
 def _log_tail_sum(rate: float, capacity: float, step: float) -> float:
     """Return ``log sum_{j>=0} prod_{i=1..j} rate/(capacity + i step)``."""
-    if rate <= _NEGLIGIBLE * (capacity + step):
-        # Every term after t_0 = 1 is below 1e-300 (a huge threshold makes the
-        # rate underflow); dividing by such a rate would overflow.
-        return 0.0
     _, log_rel, log_peak = _tail_window(rate, capacity, step)
     return log_peak + float(logsumexp(log_rel))
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
-from collections.abc import Callable, Iterator
 from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -217,8 +217,11 @@ def channel_counts(rep: ReplicationResult, channels: list[int]) -> dict[str, flo
 def metric_value(
     config: CenterConfig, name: str, counts: metrics.Counts, channel_names: list[str]
 ) -> float | None:
-    """One channel metric from pooled counts (service level uses the first
-    channel's definition: pooled channels must share it)."""
+    """One channel metric from pooled counts.
+
+    Service level uses the first channel's definition: channels pooled in one
+    agreement must share it.
+    """
     if name in ("offered", "answered", "abandoned"):
         return counts[name]
     if name == "service_level":
@@ -357,8 +360,9 @@ def run_forecast(
         ]
         if all(w <= precision_pp for w in widths):
             forecast.stop_reason = (
-                f"precision reached: service-level 95% CI half-width <= {precision_pp} pp "
-                f"for {', '.join(watched) or 'no channel'} after {len(reps)} replications"
+                f"precision reached: service-level 95% CI half-width <= "
+                f"{precision_pp} pp for {', '.join(watched) or 'no channel'} "
+                f"after {len(reps)} replications"
             )
             break
     else:

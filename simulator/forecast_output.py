@@ -92,8 +92,12 @@ def write_outputs(forecast: Forecast, out: Path) -> list[Path]:
 
 
 def _write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
+    # Channel rows and agent-group rows carry different metrics: the header is
+    # the union of their columns, in first-seen order, and a row leaves the
+    # columns it does not have empty.
+    fieldnames = list(dict.fromkeys(key for row in rows for key in row))
     with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else [])
+        writer = csv.DictWriter(handle, fieldnames=fieldnames, restval="")
         writer.writeheader()
         writer.writerows(rows)
 

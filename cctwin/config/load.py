@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from cctwin.config.models import CenterConfig, field_exists
 
@@ -27,7 +28,7 @@ class ConfigError(ValueError):
         super().__init__("\n".join(lines))
 
 
-def _describe(error: dict[str, Any]) -> tuple[str, str]:
+def _describe(error: ErrorDetails) -> tuple[str, str]:
     """One pydantic error as (dotted field path, message with the bad value)."""
     field = ".".join(str(part) for part in error["loc"]) or "(top level)"
     kind = error["type"]
