@@ -47,12 +47,15 @@ def kafka_bootstrap() -> str:
     try:
         socket.create_connection((KAFKA_HOST, KAFKA_PORT), timeout=5).close()
     except OSError as error:
-        pytest.fail(
-            f"Kafka is not reachable at {KAFKA_BOOTSTRAP} ({error}); "
-            "start it with `scripts/services kafka start`",
-            pytrace=False,
-        )
-    return KAFKA_BOOTSTRAP
+        problem = str(error)
+    else:
+        return KAFKA_BOOTSTRAP
+    # Failed outside the except block, so pytest shows one message and no traceback.
+    pytest.fail(
+        f"Kafka is not reachable at {KAFKA_BOOTSTRAP} ({problem}); "
+        "start it with `scripts/services kafka start`",
+        pytrace=False,
+    )
 
 
 @pytest.fixture
@@ -78,11 +81,14 @@ def _wait_for_prometheus() -> None:
         with urllib.request.urlopen(f"{PROMETHEUS_URL}/-/ready", timeout=5) as response:
             response.read()
     except OSError as error:
-        pytest.fail(
-            f"Prometheus is not ready at {PROMETHEUS_URL} ({error}); "
-            "start it with `scripts/services prometheus start`",
-            pytrace=False,
-        )
+        problem = str(error)
+    else:
+        return
+    pytest.fail(
+        f"Prometheus is not ready at {PROMETHEUS_URL} ({problem}); "
+        "start it with `scripts/services prometheus start`",
+        pytrace=False,
+    )
 
 
 def _prometheus_api(path: str, **params: str) -> dict[str, Any]:

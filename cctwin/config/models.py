@@ -16,7 +16,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 """Weekday keys in ``datetime.weekday()`` order."""
 
 CHANNEL_NAMES: tuple[str, ...] = (
@@ -30,7 +32,6 @@ CHANNEL_NAMES: tuple[str, ...] = (
 )
 """The channel names the forecast knows; a config may use any subset of them."""
 
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Ratio = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveSeconds = Annotated[float, Field(gt=0.0)]
 NonNegativeSeconds = Annotated[float, Field(ge=0.0)]
@@ -459,6 +460,40 @@ class Tariffs(Strict):
     items: list[TariffItem] = []
 
 
+class Kafka(Strict):
+    """Where the live path's events travel: broker, topics and consumer group.
+
+    Credentials never live here: SASL/SSL settings come from ``CCTWIN_KAFKA_*``
+    environment variables (see ``cctwin.kafka_client``). ``--bootstrap`` and
+    ``--topic`` flags override these values.
+    """
+
+    bootstrap: str = "127.0.0.1:9092"
+    topic: str = "cctwin.events"
+    dead_letter_topic: str = "cctwin.events.dead-letter"
+    partitions: Annotated[int, Field(ge=1)] = 3
+    consumer_group: str = "cctwin-aggregator"
+
+    @field_validator("bootstrap")
+    @classmethod
+    def _host_ports(cls, value: str) -> str:
+        for server in value.split(","):
+            host, _, port = server.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"expected host:port[,host:port...], got {value!r}")
+        return value
+
+    @field_validator("topic", "dead_letter_topic", "consumer_group")
+    @classmethod
+    def _kafka_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9._-]{1,249}", value):
+            raise ValueError(
+                "Kafka names use letters, digits, '.', '_' and '-' (1-249 "
+                f"characters), got {value!r}"
+            )
+        return value
+
+
 class CenterConfig(Strict):
     """A whole center: the root of a config file.
 
@@ -473,6 +508,7 @@ class CenterConfig(Strict):
     agent_groups: dict[str, AgentGroup]
     agreements: list[Agreement] = []
     tariffs: Tariffs = Tariffs()
+    kafka: Kafka = Kafka()
     assumptions: dict[str, str] = {}
 
     @field_validator("channels")
@@ -505,10 +541,10 @@ class CenterConfig(Strict):
                         f"agreements.{index}.channels names {channel!r}, "
                         f"which is not configured"
                     )
-            for group in agreement.groups:
-                if group not in self.agent_groups:
+            for group_name in agreement.groups:
+                if group_name not in self.agent_groups:
                     raise ValueError(
-                        f"agreements.{index}.groups names {group!r}, "
+                        f"agreements.{index}.groups names {group_name!r}, "
                         f"which is not configured"
                     )
         self._check_profiles()
