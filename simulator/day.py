@@ -17,7 +17,13 @@ import numpy as np
 import simpy
 
 from cctwin.calendar import open_days, open_intervals
-from cctwin.config.models import WEEKDAYS, CenterConfig, Channel, clock_minutes
+from cctwin.config.models import (
+    WEEKDAYS,
+    Break,
+    CenterConfig,
+    Channel,
+    clock_minutes,
+)
 from cctwin.metrics import COUNT_FIELDS
 from simulator.distributions import Sampler, block_drawer, sampler
 from simulator.engine import (
@@ -206,21 +212,34 @@ def agent_plans(
                 continue
             start = clock_minutes(shift.start) * 60.0
             end = clock_minutes(shift.end) * 60.0
-            breaks = tuple(
-                (start + b.after_minutes * 60.0, b.minutes * 60.0)
-                for b in group.breaks
-                if start + (b.after_minutes + b.minutes) * 60.0 <= end
-            )
             headcount = round(shift.agents * staffing_scale)
             for k in range(headcount):
                 # Drawn for every seat, so absences do not shift other draws.
                 if rng.random() < group.absenteeism:
                     absent += 1
                     continue
+                breaks = _seat_breaks(group.breaks, start, end, k, headcount)
                 plans.append(
                     AgentPlan(f"{group_name}-{s}-{k}", g, skills, start, end, breaks)
                 )
     return plans, absent
+
+
+def _seat_breaks(
+    breaks: list[Break], start_s: float, end_s: float, seat: int, seats: int
+) -> tuple[tuple[float, float], ...]:
+    """``(start_s, seconds)`` of each break of one seat of a shift.
+
+    Seats are spread evenly over each break's stagger window; a break that
+    would run past the end of the shift is not scheduled.
+    """
+    planned = []
+    for item in breaks:
+        offset = item.stagger_minutes * seat / seats if seats else 0.0
+        begin = start_s + (item.after_minutes + offset) * 60.0
+        if begin + item.minutes * 60.0 <= end_s:
+            planned.append((begin, item.minutes * 60.0))
+    return tuple(planned)
 
 
 def _adherence(plans: list[AgentPlan], engine: Engine, n_groups: int) -> np.ndarray:

@@ -334,10 +334,17 @@ class Shift(Strict):
 
 
 class Break(Strict):
-    """A break ``minutes`` long, due ``after_minutes`` into each shift."""
+    """A break ``minutes`` long, due ``after_minutes`` into each shift.
+
+    ``stagger_minutes`` spreads the agents of one shift evenly over a window
+    that long, as a planner would: agent k of n goes at ``after_minutes +
+    k * stagger_minutes / n``. With 0 the whole shift leaves at once, which
+    empties the floor for the length of the break.
+    """
 
     after_minutes: Annotated[int, Field(gt=0)]
     minutes: Annotated[int, Field(gt=0)]
+    stagger_minutes: Annotated[int, Field(ge=0)] = 0
 
 
 class AgentGroup(Strict):
