@@ -254,7 +254,9 @@ def test_erlang_a_approaches_erlang_c_as_patience_grows(agents: int) -> None:
     limit = erlang_c(0.1, 240.0, agents, threshold_s=20.0)
     fields = ("prob_wait", "service_level", "asa_seconds")
     gaps = []
-    for patience_s in (1e4, 1e5, 1e6, 1e7, 1e8):
+    # From 1e5 s on: at 96% load a patience of 1e4 s is still far from the
+    # asymptotic regime, where the gap shrinks by less than ten per decade.
+    for patience_s in (1e5, 1e6, 1e7, 1e8, 1e9):
         result = erlang_a(0.1, 240.0, agents, patience_s, threshold_s=20.0)
         gaps.append([abs(getattr(result, f) / getattr(limit, f) - 1) for f in fields])
 
