@@ -9,9 +9,15 @@ fit, so none of those numbers is hand-tuned:
    the fewest agents (``simulator.staffing``); the sizing target is bisected
    until the simulated Q1 voice service level is 85%;
 3. voice patience: bisected (log scale) until simulated abandonment is 0.67%;
-4. chat staffing: the smallest early/late chat team whose chat SL is nearest 91%.
+4. chat staffing: the smallest early/late chat team whose chat SL is nearest 91%;
+5. patience of chat, video and click-to-call: bisected (log scale, the three at
+   once, since they do not share agents with each other) until each channel's
+   abandonment is the report's;
+6. contact probability of web callback, virtual hold and outbound: fixed point
+   on the reached share (a request can also expire unattempted, so the
+   configured probability sits above the report's reached share).
 
-Steps 2 and 3 alternate twice, since each moves the other. Run:
+Steps 2 and 3 alternate three times, since each moves the other. Run:
 
     python scripts/calibrate.py                 # fit and print
     python scripts/calibrate.py --write         # also update config/sdm-bogota.yaml
@@ -39,6 +45,14 @@ CONFIG = Path(__file__).resolve().parents[1] / "config" / "sdm-bogota.yaml"
 PERIOD = "2026-01..2026-03"
 TARGETS = {"voice_sl": 0.85, "voice_abandonment": 612 / 91978, "chat_sl": 0.91}
 CHAT_TMO = 871.0
+ABANDONMENT = {"chat": 60 / 10416, "video": 4 / 285, "virtual_call": 10 / 523}
+"""Tabla 5: abandoned / asked for an agent, Q1 2026."""
+REACHED = {
+    "web_callback": 403 / 713,
+    "virtual_hold": 1299 / 2184,
+    "outbound": 1392 / 2847,
+}
+"""Tabla 5: reached / requests (attempts for outbound), Q1 2026."""
 
 
 def build(raw: dict[str, Any]) -> CenterConfig:
@@ -139,7 +153,7 @@ def main() -> int:
         log(f"chat TMO {observed:.0f} s with base {base} s")
 
     target = 0.8
-    for round_ in range(2):
+    for round_ in range(3):
         # 2. Voice staffing target for SL 85%.
         def voice_sl(t: float, round_: int = round_) -> float:
             fitted["agent_groups"]["general"]["shifts"] = voice_shifts(fitted, t)
@@ -153,7 +167,7 @@ def main() -> int:
             )
             return value
 
-        target = bisect(0.40, 0.95, 7, voice_sl, TARGETS["voice_sl"], rising=True)
+        target = bisect(0.05, 0.95, 9, voice_sl, TARGETS["voice_sl"], rising=True)
         fitted["agent_groups"]["general"]["shifts"] = voice_shifts(fitted, target)
 
         # 3. Voice patience for abandonment 0.67% (longer patience, fewer abandons).
@@ -192,8 +206,46 @@ def main() -> int:
     shifts = fitted["agent_groups"]["virtual"]["shifts"]
     shifts[0]["agents"], shifts[1]["agents"] = early, late
 
+    # 5. Patience of the smaller inbound channels, one bisection each, in step.
+    low = dict.fromkeys(ABANDONMENT, math.log(120))
+    high = dict.fromkeys(ABANDONMENT, math.log(60000))
+    best: dict[str, tuple[float, float]] = {}
+    for step in range(8):
+        for name in ABANDONMENT:
+            middle = round(math.exp((low[name] + high[name]) / 2))
+            fitted["channels"][name]["patience"]["mean_seconds"] = middle
+        result = run(fitted)
+        for name, goal in ABANDONMENT.items():
+            patience = fitted["channels"][name]["patience"]["mean_seconds"]
+            value = mean(result, "abandonment", name)
+            log(f"step {step + 1}: {name} patience {patience} s -> {value:.3%}")
+            if abs(value - goal) < best.get(name, (math.inf, 0.0))[0]:
+                best[name] = (abs(value - goal), patience)
+            # Longer patience, fewer abandons.
+            if value > goal:
+                low[name] = math.log(patience)
+            else:
+                high[name] = math.log(patience)
+    for name, (_, patience) in best.items():
+        fitted["channels"][name]["patience"]["mean_seconds"] = patience
+
+    # 6. Contact probabilities, by fixed point on the reached share.
+    for step in range(3):
+        result = run(fitted)
+        for name, goal in REACHED.items():
+            section = "outbound" if name == "outbound" else "callback"
+            settings = fitted["channels"][name][section]
+            value = mean(result, "answer_rate", name)
+            log(
+                f"step {step + 1}: {name} contact probability "
+                f"{settings['contact_probability']} -> reached {value:.3%}"
+            )
+            settings["contact_probability"] = round(
+                min(1.0, settings["contact_probability"] * goal / value), 3
+            )
+
     print(
-        yaml.safe_dump(
+        yaml.dump(
             {
                 "channels.chat.handle_time.mean_seconds": fitted["channels"]["chat"][
                     "handle_time"
@@ -207,10 +259,23 @@ def main() -> int:
                 "agent_groups.virtual.shifts": fitted["agent_groups"]["virtual"][
                     "shifts"
                 ],
+                **{
+                    f"channels.{name}.patience.mean_seconds": fitted["channels"][name][
+                        "patience"
+                    ]["mean_seconds"]
+                    for name in ABANDONMENT
+                },
+                **{
+                    f"channels.{name}.contact_probability": fitted["channels"][name][
+                        "outbound" if name == "outbound" else "callback"
+                    ]["contact_probability"]
+                    for name in REACHED
+                },
                 "voice sizing target (Erlang A)": round(target, 4),
             },
             sort_keys=False,
             allow_unicode=True,
+            Dumper=_PlainDumper,
         )
     )
     if args.write:
@@ -237,6 +302,17 @@ def write_back(fitted: dict[str, Any]) -> None:
         text,
         count=1,
     )
+    for name in ABANDONMENT:
+        patience = fitted["channels"][name]["patience"]["mean_seconds"]
+        text = _set_in_channel(
+            text, name, r"(patience: \{[^}]*mean_seconds: )\d+", patience
+        )
+    for name in REACHED:
+        section = "outbound" if name == "outbound" else "callback"
+        probability = fitted["channels"][name][section]["contact_probability"]
+        text = _set_in_channel(
+            text, name, r"(contact_probability: )[0-9.]+", probability
+        )
     for group in ("general", "virtual"):
         lines = "".join(
             f'      - {{start: "{s["start"]}", end: "{s["end"]}", '
@@ -250,6 +326,24 @@ def write_back(fitted: dict[str, Any]) -> None:
             count=1,
         )
     CONFIG.write_text(text)
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """Writes repeated lists out in full: no ``&id001`` anchors in the print."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _set_in_channel(text: str, channel: str, pattern: str, value: object) -> str:
+    """Replace the number after ``pattern``'s group in one channel's block."""
+    block = re.search(rf"^  {channel}:\n(?:    .*\n)+", text, flags=re.MULTILINE)
+    if block is None:
+        raise SystemExit(f"calibrate: no block for channel {channel!r} in {CONFIG}")
+    body, count = re.subn(pattern, lambda m: f"{m.group(1)}{value}", block.group(0))
+    if count != 1:
+        raise SystemExit(f"calibrate: {pattern!r} not found once in {channel!r}")
+    return text[: block.start()] + body + text[block.end() :]
 
 
 if __name__ == "__main__":
