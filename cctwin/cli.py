@@ -25,6 +25,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 stderr = Console(stderr=True)
 
+PIPED_WIDTH = 132
+"""Table width when stdout is a file or a pipe: rich would fold tables at 80."""
+
+
+def stdout_console() -> Console:
+    """The console for human tables: the terminal's width, or a wide page."""
+    return Console(width=None if sys.stdout.isatty() else PIPED_WIDTH)
+
 
 def _load(path: str) -> CenterConfig:
     try:
@@ -42,7 +50,7 @@ def config_argument(function: F) -> F:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="cctwin")
 def main() -> None:
-    r"""cctwin: a digital twin of a contact center.
+    """cctwin: a digital twin of a contact center.
 
     \b
     Start here:
@@ -65,7 +73,10 @@ def main() -> None:
     "--precision",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
-    help="Add replications until every busy channel's SL 95%% CI is ± this many pp.",
+    help=(
+        "Add replications until the 95% CI of every busy channel's service "
+        "level is at most ± this many percentage points."
+    ),
 )
 @click.option(
     "--max-replications",
@@ -74,10 +85,33 @@ def main() -> None:
     show_default=True,
     help="Cap for --precision.",
 )
-@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--out", type=click.Path(file_okay=False), default=None)
-@click.option("--volume-scale", type=click.FloatRange(min=0), default=1.0)
-@click.option("--staffing-scale", type=click.FloatRange(min=0), default=1.0)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Worker processes; the result for a seed does not depend on it.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Directory for forecast.json, intervals.csv and days.csv.",
+)
+@click.option(
+    "--volume-scale",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Multiply every channel's volume (1.1 = 10% more traffic).",
+)
+@click.option(
+    "--staffing-scale",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Multiply every shift's headcount (0.9 = a 10% staff cut).",
+)
 def forecast(
     config: str,
     month: str,
@@ -90,7 +124,7 @@ def forecast(
     volume_scale: float,
     staffing_scale: float,
 ) -> None:
-    r"""Forecast every agreement (ANS) of a month, with 95% confidence intervals.
+    """Forecast every agreement (ANS) of a month, with 95% confidence intervals.
 
     \b
     Examples:
@@ -136,7 +170,7 @@ def forecast(
 
     for warning in result.warnings:
         stderr.print(f"[yellow]warning[/]: {warning}", highlight=False)
-    render(result, Console())
+    render(result, stdout_console())
     if out is not None:
         paths = write_outputs(result, Path(out))
         stderr.print("wrote " + ", ".join(str(p) for p in paths), highlight=False)
@@ -156,7 +190,7 @@ def forecast(
     "--events", type=click.Path(dir_okay=False), required=True, help="JSONL file."
 )
 def simulate(config: str, day: dt.datetime, seed: int, events: str) -> None:
-    r"""Simulate one day and write its events (JSONL, in time order).
+    """Simulate one day and write its events (JSONL, in time order).
 
     \b
     Example:
@@ -184,7 +218,7 @@ def simulate(config: str, day: dt.datetime, seed: int, events: str) -> None:
 @main.command()
 @click.option("--out", type=click.Path(dir_okay=False), default=None)
 def schema(out: str | None) -> None:
-    r"""Print (or write) the JSON Schema of the event contract.
+    """Print (or write) the JSON Schema of the event contract.
 
     \b
     Example:

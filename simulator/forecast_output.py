@@ -245,6 +245,13 @@ def render(forecast: Forecast, console: Console) -> None:
             f"[{colour}]{chance * 100:.0f}%[/]" if chance is not None else "no data",
         )
     console.print(table)
+    live_only = [a for a in config.agreements if not a.forecastable]
+    if live_only:
+        names = ", ".join(f"{a.id} {a.name}" for a in live_only)
+        console.print(
+            f"[dim]{len(live_only)} agreements come from other events (surveys, "
+            f"audits, HR, availability) and are computed live only: {names}[/]"
+        )
 
     channels = Table(
         title="Per channel (means; pooled by volume)", title_justify="left"
