@@ -19,10 +19,12 @@ import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
 import simpy
+from simpy.events import NORMAL
 
 from simulator.distributions import Sampler
 
@@ -41,10 +43,12 @@ STATE_NAMES = ("offline", "available", "busy", "break")
 def _payload(event: simpy.Event) -> Any:
     """The value a callback's event was scheduled with.
 
-    simpy types ``Event.value`` as optional; every event scheduled here carries
-    a payload, so the callbacks unpack it without a None check.
+    Read from ``Event._value``: the public ``value`` property re-checks that the
+    event was triggered, which every event here is by the time its callbacks
+    run, and costs a call per event on the hot path. simpy is pinned below 5,
+    where the attribute has had this name since 3.0.
     """
-    return event.value
+    return event._value
 
 
 EmitFn = Callable[[float, str, dict[str, Any]], None]
@@ -101,6 +105,17 @@ class AgentDay:
     breaks: list[tuple[float, float]] = field(default_factory=list)
 
 
+class _Call:
+    """A callback waiting on SimPy's event queue, with the value it gets."""
+
+    __slots__ = ("_ok", "_value", "callbacks")
+
+    def __init__(self, callback: Callable[[Any], None], value: Any) -> None:
+        self.callbacks = [callback]
+        self._value = value
+        self._ok = True
+
+
 class _Contact:
     __slots__ = ("arrived", "attempt", "channel", "enqueued", "id", "waiting")
 
@@ -120,6 +135,7 @@ class _Agent:
         "id",
         "index",
         "leaving",
+        "max_sessions",
         "on_shift",
         "plan",
         "sessions",
@@ -135,6 +151,7 @@ class _Agent:
         self.state = OFFLINE
         self.since = 0.0
         self.sessions = 0
+        self.max_sessions = 1
         self.on_shift = False
         self.leaving = False
         self.break_pending = 0.0
@@ -164,6 +181,8 @@ class Engine:
         self.interval_s = interval_s
         self.emit = emit
         self.agents = [_Agent(i, plan) for i, plan in enumerate(agents)]
+        for agent in self.agents:
+            agent.max_sessions = self._max_sessions(agent)
         self.agent_days = [AgentDay() for _ in agents]
 
         self.queues: list[deque[_Contact]] = [deque() for _ in channels]
@@ -190,6 +209,12 @@ class Engine:
                     seen.add((ch, agent.group))
                     self.groups_for[ch].append(agent.group)
         self._next_id = 0
+        # Python floats: indexing a numpy array per contact costs more than
+        # the whole list conversion.
+        self._arrivals = [
+            (channel.enqueue_times.tolist(), channel.arrival_times.tolist())
+            for channel in channels
+        ]
 
     # ------------------------------------------------------------------ set-up
 
@@ -205,12 +230,49 @@ class Engine:
         for index, channel in enumerate(self.channels):
             if len(channel.enqueue_times):
                 self._at(float(channel.enqueue_times[0]), self._on_arrival, (index, 0))
-        env.run(until=until)
+        self._drain(math.inf if until is None else until)
         self._finish(env.now)
 
+    def _drain(self, until: float) -> None:
+        """Process SimPy's queue up to ``until``, as ``env.run(until)`` would.
+
+        This is ``Environment.step`` inlined: its call, its StopSimulation
+        handling and its failure check cost a tenth of a forecast, and none
+        applies to the callbacks queued here. A failed foreign event still
+        stops the run, through SimPy's own ``step``.
+        """
+        env = self.env
+        queue: list[Any] = env._queue
+        while queue and queue[0][0] < until:
+            if not queue[0][3]._ok:
+                env.step()  # raises the failure the SimPy way
+                continue
+            env._now, _, _, event = heappop(queue)
+            callbacks, event.callbacks = event.callbacks, None
+            for callback in callbacks:
+                callback(event)
+        if until != math.inf and env._now < until:
+            env._now = until
+
     def _at(self, time_s: float, callback: Callable[[Any], None], value: Any) -> None:
-        event = self.env.timeout(max(0.0, time_s - self.env.now), value)
-        event.callbacks.append(callback)
+        """Run ``callback`` at ``time_s`` (never before now) with ``value``."""
+        env = self.env
+        now = env._now
+        # Pushed on SimPy's own queue, in SimPy's (time, priority, id, event)
+        # form, so env.step() and env.run() process it like any Timeout; a
+        # _Call is the least an event there must carry. It skips the Timeout
+        # constructor and env.schedule, two calls on the path every contact
+        # takes two or three times. simpy is pinned below 5 for these names.
+        queue: list[Any] = env._queue
+        heappush(
+            queue,
+            (
+                time_s if time_s > now else now,
+                NORMAL,
+                next(env._eid),
+                _Call(callback, value),
+            ),
+        )
 
     def _finish(self, now: float) -> None:
         """Close the books: contacts still queued and agents still logged in."""
@@ -236,19 +298,14 @@ class Engine:
     # ---------------------------------------------------------------- arrivals
 
     def _on_arrival(self, event: simpy.Event) -> None:
-        index, position = _payload(event)
-        channel = self.channels[index]
-        times = channel.enqueue_times
-        now = self.env.now
+        index, position = event._value
+        times, arrived = self._arrivals[index]
+        now = self.env._now
 
-        contact = _Contact(
-            self._next_id, index, float(channel.arrival_times[position]), now
-        )
+        contact = _Contact(self._next_id, index, arrived[position], now)
         self._next_id += 1
         if position + 1 < len(times):
-            self._at(
-                float(times[position + 1]), self._on_arrival, (index, position + 1)
-            )
+            self._at(times[position + 1], self._on_arrival, (index, position + 1))
 
         if self.emit is not None:
             self._emit_arrival(contact)
@@ -357,7 +414,7 @@ class Engine:
         self._at(now + handle, self._on_end, (agent, contact, handle, outcome, wait))
 
     def _on_end(self, event: simpy.Event) -> None:
-        agent, contact, handle, outcome, wait = _payload(event)
+        agent, contact, handle, outcome, wait = event._value
         agent.sessions -= 1
         if self.emit is not None and outcome == ANSWERED:
             self._emit_end(agent, contact, handle, wait)
@@ -408,8 +465,10 @@ class Engine:
 
     def _update_partial(self, agent: _Agent) -> None:
         """Keep the list of chat agents with a free session slot current."""
+        max_sessions = agent.max_sessions
+        if max_sessions == 1:
+            return  # never serves chat: never in a partial list
         partial = self.partial[agent.group]
-        max_sessions = self._max_sessions(agent)
         can_take = 0 < agent.sessions < max_sessions and not (
             agent.leaving or agent.break_pending
         )
@@ -487,11 +546,14 @@ class Engine:
             start = agent.since
             step = self.interval_s
             slot = int(start // step)
-            while start < now:
-                edge = min(now, (slot + 1) * step)
+            edge = (slot + 1) * step
+            # Most spells end in the interval they began in: one addition.
+            while now > edge:
                 row[slot] += edge - start
                 start = edge
                 slot += 1
+                edge += step
+            row[slot] += now - start
         if self.emit is not None:
             self._emit_state(agent, state, now)
         agent.state = state
