@@ -11,6 +11,9 @@ first day onto that calendar day (same local clock times, the days after it
 following), and ``--start now`` stamps them so that the first event of each
 stretch of activity carries the current time. Every time field of an event is
 moved by the same offset, so waits and durations stay exactly as simulated.
+The offset is fixed from local midnight to local midnight, so in a zone with
+daylight saving time (not Bogotá's) the clock times of a moved day are off by
+the hour of any change that lies between the two days.
 """
 
 from __future__ import annotations

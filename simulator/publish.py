@@ -96,6 +96,9 @@ def producer_options(
         # A send blocks at most this long when the buffer is full or the
         # topic's metadata is unknown (broker away), then fails loudly.
         max_block_ms=producer.request_timeout_ms,
+        # kafka-python backs off up to 30 s between reconnects; a broker that
+        # restarts in ten seconds would then idle the stream for twenty more.
+        reconnect_backoff_max_ms=2_000,
     )
     return options
 
