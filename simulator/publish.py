@@ -195,14 +195,17 @@ class Publisher:
         if self.failed:
             raise self._lost_error()
         assert self._producer is not None, "use Publisher as a context manager"
-        self.produced += 1
         try:
             future = self._producer.send(
                 self.target.topic, key=event_key(event), value=encode_event(event)
             )
         except KafkaError as error:
+            self.produced += 1
             self._record_failure(error)
             raise self._lost_error() from None
+        # Counted once the producer holds it, so a Ctrl-C that lands before
+        # this line leaves no phantom event in the count.
+        self.produced += 1
         future.add_callback(self._acknowledged)
         future.add_errback(self._record_failure)
 
@@ -253,7 +256,7 @@ class Publisher:
             self.delivered + self.failed < self.produced and time.monotonic() < settle
         ):
             time.sleep(0.01)
-        if self.unacknowledged:
+        if self.unacknowledged > 0:
             raise self._lost_error()
 
     def _lost_error(self) -> StreamError:

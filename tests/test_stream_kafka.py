@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -337,3 +338,37 @@ def test_a_broker_killed_mid_stream_loses_nothing_silently(
         records = consume(address, topic, len(expected))
         ids = [event["event_id"] for _, _, event in records]
         assert len(ids) == len(set(ids)), "duplicates after a broker restart"
+
+
+@pytest.mark.kafka
+def test_ctrl_c_flushes_and_reports_exactly_what_was_delivered(
+    bootstrap: str, topic: str, default_config: CenterConfig
+) -> None:
+    stream = subprocess.Popen(
+        [sys.executable, "-m", "cctwin.cli", "stream", str(CONFIG),
+         "--day", DAY.isoformat(), "--seed", str(SEED), "--speed", "600",
+         "--bootstrap", bootstrap, "--topic", topic],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while produced_so_far(bootstrap, topic) < 50:
+            assert stream.poll() is None, "the stream ended before Ctrl-C"
+            assert time.monotonic() < deadline, "no events reached the broker"
+            time.sleep(0.1)
+        stream.send_signal(signal.SIGINT)
+        out, err = stream.communicate(timeout=60)
+    finally:
+        if stream.poll() is None:
+            stream.kill()
+            stream.wait(timeout=10)
+
+    assert stream.returncode == 130, err
+    found = re.search(r"interrupted: ([\d,]+) events delivered", err)
+    assert found, err
+    delivered = int(found.group(1).replace(",", ""))
+    expected = simulate_day_events(default_config, DAY, SEED)
+    assert 50 <= delivered < len(expected)
+    assert f"{delivered:,}" in out, out
+    # What arrived is exactly the first events of the day, nothing more.
+    assert_same_events(consume(bootstrap, topic, delivered), expected[:delivered])
