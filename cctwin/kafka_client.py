@@ -57,7 +57,7 @@ def client_options(
     options: dict[str, Any] = {
         "bootstrap_servers": [server.strip() for server in servers],
         "client_id": "cctwin",
-        "api_version_auto_timeout_ms": BOOTSTRAP_TIMEOUT_MS,
+        "bootstrap_timeout_ms": BOOTSTRAP_TIMEOUT_MS,
     }
     for variable, option in SECURITY_ENV.items():
         value = env.get(variable)

@@ -467,6 +467,43 @@ class Tariffs(Strict):
     items: list[TariffItem] = []
 
 
+class Producer(Strict):
+    """How ``cctwin stream`` hands events to Kafka: durability and batching.
+
+    ``acks: all`` with ``idempotence`` is what makes a broker restart safe: the
+    broker drops a retried batch it already wrote, so no event is duplicated or
+    reordered within its partition. ``linger_ms`` and ``batch_size_bytes`` trade
+    a few milliseconds of latency for throughput. ``delivery_timeout_ms`` bounds
+    how long an event may stay unacknowledged (broker down, leader moving)
+    before the stream fails and says how many events were lost.
+    """
+
+    acks: Literal["all", "1", "0"] = "all"
+    idempotence: bool = True
+    linger_ms: Annotated[int, Field(ge=0, le=60_000)] = 20
+    batch_size_bytes: Annotated[int, Field(ge=1_024, le=16_777_216)] = 131_072
+    # Only the codecs the Python standard library provides; lz4, snappy and
+    # zstd would need optional native packages the project does not depend on.
+    compression: Literal["none", "gzip"] = "none"
+    request_timeout_ms: Annotated[int, Field(ge=1_000)] = 30_000
+    delivery_timeout_ms: Annotated[int, Field(ge=1_000)] = 120_000
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Producer:
+        if self.idempotence and self.acks != "all":
+            raise ValueError(
+                f"idempotence needs acks 'all', got acks {self.acks!r}; "
+                "set acks: all or idempotence: false"
+            )
+        if self.delivery_timeout_ms < self.linger_ms + self.request_timeout_ms:
+            raise ValueError(
+                f"delivery_timeout_ms ({self.delivery_timeout_ms}) must be at least "
+                f"linger_ms + request_timeout_ms "
+                f"({self.linger_ms + self.request_timeout_ms})"
+            )
+        return self
+
+
 class Kafka(Strict):
     """Where the live path's events travel: broker, topics and consumer group.
 
@@ -480,6 +517,7 @@ class Kafka(Strict):
     dead_letter_topic: str = "cctwin.events.dead-letter"
     partitions: Annotated[int, Field(ge=1)] = 3
     consumer_group: str = "cctwin-aggregator"
+    producer: Producer = Producer()
 
     @field_validator("bootstrap")
     @classmethod
