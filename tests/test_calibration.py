@@ -53,9 +53,7 @@ def test_voice_abandonment_is_the_reports(first_quarter):
 
 
 def test_chat_service_level_is_the_reports_91_percent(first_quarter):
-    assert mean(first_quarter, "service_level", "chat") == pytest.approx(
-        0.91, abs=0.03
-    )
+    assert mean(first_quarter, "service_level", "chat") == pytest.approx(0.91, abs=0.03)
 
 
 @pytest.mark.parametrize("channel", sorted(REPORT))
