@@ -256,7 +256,6 @@ def stream(
     seed: int,
     rejects: str | None,
 ) -> None:
-    # Not a raw string: click 8.5 marks a no-rewrap paragraph with a real \x08.
     """Publish simulated (or recorded) events to Kafka as the clock passes them.
 
     Every event is acknowledged by the broker (acks=all, idempotent), keyed by
@@ -270,7 +269,7 @@ def stream(
       cctwin stream config/sdm-bogota.yaml --month 2026-04 --speed max
       cctwin stream config/sdm-bogota.yaml --day 2026-04-06 --start now --speed 1
       cctwin stream --from-file out/events.jsonl --bootstrap 127.0.0.1:9092
-    """  # noqa: D301
+    """
     from simulator.stream_command import run_stream_command
 
     run_stream_command(

@@ -323,7 +323,8 @@ class Shift(Strict):
 
     start: str
     end: str
-    agents: Annotated[int, Field(ge=0)]
+    # Strict: a quoted "12" in the YAML is a typo to report, not a number.
+    agents: Annotated[int, Field(ge=0, strict=True)]
     days: list[Weekday] = ["mon", "tue", "wed", "thu", "fri", "sat"]
 
     @model_validator(mode="after")
