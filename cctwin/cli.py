@@ -38,7 +38,7 @@ def _load(path: str) -> CenterConfig:
     try:
         return load_config(path)
     except ConfigError as error:
-        stderr.print(f"[red]config error[/]: {error}", highlight=False)
+        stderr.print(f"[red]config error[/]: {error}", highlight=False, soft_wrap=True)
         sys.exit(2)
 
 
@@ -169,7 +169,7 @@ def forecast(
             raise click.UsageError(str(error)) from None
 
     for warning in result.warnings:
-        stderr.print(f"[yellow]warning[/]: {warning}", highlight=False)
+        stderr.print(f"[yellow]warning[/]: {warning}", highlight=False, soft_wrap=True)
     render(result, stdout_console())
     if out is not None:
         paths = write_outputs(result, Path(out))
