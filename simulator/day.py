@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 import simpy
+from scipy.special import gammaincinv
+from scipy.stats import poisson
 
 from cctwin.calendar import open_days, open_intervals
 from cctwin.config.models import (
@@ -25,7 +27,7 @@ from cctwin.config.models import (
     clock_minutes,
 )
 from cctwin.metrics import COUNT_FIELDS
-from simulator.distributions import Sampler, block_drawer, sampler
+from simulator.distributions import Sampler, UniformStream, block_drawer, sampler
 from simulator.engine import (
     ABANDONED,
     ANSWERED,
@@ -43,12 +45,15 @@ from simulator.engine import (
 _VOLUME, _ARRIVALS, _IVR, _HANDLE, _PATIENCE, _RETRIAL, _CONTACT, _ABSENCE = range(8)
 
 
-def day_rng(
-    seed: int, replication: int, day: dt.date, *purpose: int
-) -> np.random.Generator:
-    """The generator of one purpose of one day of one replication."""
-    key = (replication, day.toordinal(), *purpose)
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
+def day_rng(seed: int, replication: int, day: dt.date, *purpose: int) -> UniformStream:
+    """The random stream of one purpose of one day of one replication.
+
+    Replications 2k and 2k+1 read the same Generator, the second through
+    antithetic uniforms (``1 - u``): see ``simulator.forecast``.
+    """
+    key = (replication - replication % 2, day.toordinal(), *purpose)
+    generator = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
+    return UniformStream(generator, antithetic=replication % 2 == 1)
 
 
 @dataclass
@@ -90,14 +95,16 @@ def arrival_times(
     config: CenterConfig,
     channel: str,
     day: dt.date,
-    volume_rng: np.random.Generator,
-    arrival_rng: np.random.Generator,
+    volume_rng: UniformStream,
+    arrival_rng: UniformStream,
     volume_scale: float = 1.0,
 ) -> np.ndarray:
     """Non-homogeneous Poisson arrival times (s from local midnight), sorted.
 
     Piecewise-constant rate per interval from the intraday profile; the day's
     mean is multiplied by a gamma factor (mean 1, cv ``day_dispersion_cv``).
+    Every draw is an inversion of the streams' uniforms, so an antithetic
+    stream mirrors the day: busy where the other was quiet.
     """
     profile = config.profile_of(channel)
     slots = open_intervals(config, day)
@@ -106,24 +113,27 @@ def arrival_times(
     cv = profile.day_dispersion_cv
     if cv > 0 and mean > 0:
         shape = 1.0 / (cv * cv)
-        mean *= volume_rng.gamma(shape, 1.0 / shape)
+        u = volume_rng.open_random(1)
+        mean *= float(gammaincinv(shape, u[0])) / shape
     keys = [
         f"{(s * step) // 3600:02.0f}:{(s * step) % 3600 // 60:02.0f}" for s in slots
     ]
     weights = np.array([profile.intraday[k] for k in keys], dtype=float)
     if mean <= 0 or weights.sum() <= 0:
         return np.empty(0)
-    counts = arrival_rng.poisson(mean * weights / weights.sum())
+    counts = poisson.ppf(
+        arrival_rng.open_random(weights.size), mean * weights / weights.sum()
+    ).astype(int)
     starts = np.repeat(np.array(slots, dtype=float) * step, counts)
     return np.sort(starts + arrival_rng.random(starts.size) * step)
 
 
-def _handle_sampler(channel: Channel, rng: np.random.Generator) -> Sampler:
+def _handle_sampler(channel: Channel, rng: UniformStream) -> Sampler:
     spec = channel.handle_time
     return sampler(spec.distribution, spec.mean_seconds, spec.cv, rng)
 
 
-def _uniform(rng: np.random.Generator) -> Sampler:
+def _uniform(rng: UniformStream) -> Sampler:
     return Sampler(rng.random)
 
 
@@ -197,7 +207,7 @@ def _channel_plan(
 def agent_plans(
     config: CenterConfig,
     day: dt.date,
-    rng: np.random.Generator,
+    rng: UniformStream,
     staffing_scale: float = 1.0,
 ) -> tuple[list[AgentPlan], int]:
     """Rosters of the day (present agents only) and how many were absent."""

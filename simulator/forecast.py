@@ -6,6 +6,17 @@ the period, pooled by volume; the forecast is the mean over replications with a
 Student-t 95% confidence interval, and the probability that the month meets an
 agreement is the share of replications that meet it.
 
+Replications come in antithetic pairs (2k, 2k+1): the second draws each
+day's volume factor from ``1 - u`` where the first drew ``u`` (the rest of
+their randomness is independent). A busy month in one is a quiet month in the
+other, so the pair's mean varies much less than a single replication: the
+day factor is the largest source of spread in the monthly service level, and
+precision mode needs about half the replications it would otherwise. Each
+replication on its own is still an exact draw of the month, so the chance of
+meeting an agreement is still the share of replications that meet it; the
+confidence interval, though, is computed from the pair means, which are the
+independent observations. Counts of replications are therefore even.
+
 Replications run in worker processes, but their random streams depend only on
 the seed and the replication number, and the stopping rule of ``precision``
 mode looks at replications in order, so ``jobs`` never changes the result.
@@ -33,8 +44,9 @@ from cctwin.metrics import COUNT_FIELDS
 from simulator.day import simulate_day
 from simulator.engine import AVAILABLE, BUSY
 
-MIN_REPLICATIONS = 5
-"""Fewest replications in precision mode: a CI from fewer is not worth much."""
+MIN_REPLICATIONS = 6
+"""Fewest replications in precision mode (three pairs): a CI from fewer is not
+worth much."""
 
 PRECISION_MIN_OFFERED = 1000.0
 """Precision mode only watches channels offered at least this much a month."""
@@ -153,7 +165,11 @@ def replications(
 
 @dataclass
 class Estimate:
-    """Mean over replications with a Student-t 95% CI and the raw values."""
+    """Mean over replications with a Student-t 95% CI and the raw values.
+
+    ``values`` are in replication order, so (0, 1), (2, 3) ... are the
+    antithetic pairs; the CI is the t interval of the pair means.
+    """
 
     values: list[float | None]
 
@@ -169,12 +185,22 @@ class Estimate:
         return float(known.mean()) if known.size else None
 
     @property
+    def pair_means(self) -> np.ndarray:
+        """Mean of each complete pair that has data (a lone last one is left out)."""
+        means = []
+        for first in range(0, len(self.values) - 1, 2):
+            pair = [v for v in self.values[first : first + 2] if v is not None]
+            if pair:
+                means.append(sum(pair) / len(pair))
+        return np.array(means, dtype=float)
+
+    @property
     def ci95(self) -> tuple[float, float] | None:
-        """95% confidence interval of the mean (``None`` with < 2 values)."""
-        known = self.known
-        if known.size < 2:
+        """95% confidence interval of the mean (``None`` with < 2 pairs)."""
+        means = self.pair_means
+        if means.size < 2:
             return None
-        return t_interval(known)
+        return t_interval(means)
 
     def half_width(self) -> float:
         """Half the CI width (``inf`` with fewer than 2 values)."""
@@ -341,10 +367,13 @@ def run_forecast(
     limit = max_replications if precision_pp is not None else (replications_count or 0)
     if limit < 1:
         raise ValueError(f"replications must be >= 1, got {limit}")
+    limit += limit % 2  # whole antithetic pairs
 
     watched = watched_channels(config, days)
     reps: list[ReplicationResult] = []
-    stop_reason = f"fixed number of replications ({limit})"
+    stop_reason = (
+        f"fixed number of replications ({limit}, {limit // 2} antithetic pairs)"
+    )
     forecast = Forecast(
         config, days, seed, reps, stop_reason, staffing_warnings(config)
     )
@@ -352,7 +381,7 @@ def run_forecast(
         reps.append(rep)
         if progress is not None:
             progress(len(reps), limit)
-        if precision_pp is None or len(reps) < MIN_REPLICATIONS:
+        if precision_pp is None or len(reps) < MIN_REPLICATIONS or len(reps) % 2:
             continue
         widths = [
             forecast.channel_estimate("service_level", [c]).half_width() * 100

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from cctwin.cli import main
 from cctwin.config import parse_config
-from simulator.forecast import run_forecast
+from simulator.day import expected_day_volume
+from simulator.forecast import Estimate, run_forecast
 
 APRIL = [(2026, 4)]
 
@@ -54,9 +56,10 @@ def test_precision_mode_is_independent_of_jobs(default_config):
 
 def test_precision_cap_is_reported(default_config):
     result = run_forecast(
-        default_config, APRIL, 5, precision_pp=0.01, max_replications=3
+        default_config, APRIL, 5, precision_pp=0.01, max_replications=7
     )
-    assert len(result.reps) == 3
+    # Rounded up to whole antithetic pairs.
+    assert len(result.reps) == 8
     assert "cap hit" in result.stop_reason
     assert any("cap hit" in w for w in result.warnings)
 
@@ -156,3 +159,29 @@ def test_simulate_refuses_a_closed_day(tmp_path):
     )
     assert result.exit_code == 2
     assert "closed" in result.output
+
+
+def test_replications_come_in_antithetic_pairs(default_config):
+    result = run_forecast(default_config, APRIL, 5, replications_count=5)
+    assert len(result.reps) == 6
+
+    # The second of a pair mirrors the first's draws: a day busier than
+    # expected in one is quieter than expected in the other.
+    expected = np.array(
+        [expected_day_volume(default_config, "voice", day) for day in result.days]
+    )
+    deviations = [rep.entered[:, 0] - expected for rep in result.reps]
+    for first in (0, 2, 4):
+        paired = np.corrcoef(deviations[first], deviations[first + 1])[0, 1]
+        assert paired < -0.5, paired
+    unpaired = np.corrcoef(deviations[1], deviations[2])[0, 1]
+    assert unpaired > -0.5, unpaired
+
+
+def test_confidence_interval_is_computed_from_pair_means():
+    estimate = Estimate([1.0, 3.0, 2.0, 6.0, None, 5.0])
+
+    assert estimate.pair_means.tolist() == [2.0, 4.0, 5.0]
+    low, high = estimate.ci95
+    assert (low + high) / 2 == pytest.approx(11.0 / 3.0)
+    assert estimate.mean == pytest.approx(17.0 / 5.0)
