@@ -88,49 +88,39 @@ def block_drawer(
     Raises:
         ValueError: for an unknown distribution name or invalid mean/cv.
     """
-    if isinstance(rng, UniformStream):
-        return _inverse_drawer(distribution, mean, cv, rng)
     if distribution == "none":
         return lambda n: np.full(n, math.inf)
     if not mean > 0:
         raise ValueError(f"mean must be > 0, got {mean!r}")
     if distribution == "deterministic" or cv == 0.0:
         return lambda n: np.full(n, float(mean))
+    if distribution not in ("exponential", "lognormal", "gamma"):
+        raise ValueError(
+            f"unknown distribution {distribution!r}; allowed: lognormal, "
+            "exponential, gamma, deterministic, none"
+        )
+    if isinstance(rng, UniformStream):
+        return _inverse_drawer(distribution, mean, cv, rng)
     if distribution == "exponential":
         return lambda n: rng.exponential(mean, n)
     if distribution == "lognormal":
         mu, sigma = lognormal_params(mean, cv)
         return lambda n: rng.lognormal(mu, sigma, n)
-    if distribution == "gamma":
-        shape = 1.0 / (cv * cv)
-        return lambda n: rng.gamma(shape, mean / shape, n)
-    raise ValueError(
-        f"unknown distribution {distribution!r}; allowed: lognormal, exponential, "
-        "gamma, deterministic, none"
-    )
+    shape = 1.0 / (cv * cv)
+    return lambda n: rng.gamma(shape, mean / shape, n)
 
 
 def _inverse_drawer(
     distribution: str, mean: float, cv: float, stream: UniformStream
 ) -> Callable[[int], np.ndarray]:
-    if distribution == "none":
-        return lambda n: np.full(n, math.inf)
-    if not mean > 0:
-        raise ValueError(f"mean must be > 0, got {mean!r}")
-    if distribution == "deterministic" or cv == 0.0:
-        return lambda n: np.full(n, float(mean))
+    """The drawer of :func:`block_drawer` for a stream: inversion of its CDF."""
     if distribution == "exponential":
         return lambda n: -mean * np.log1p(-stream.open_random(n))
     if distribution == "lognormal":
         mu, sigma = lognormal_params(mean, cv)
         return lambda n: np.exp(mu + sigma * ndtri(stream.open_random(n)))
-    if distribution == "gamma":
-        shape = 1.0 / (cv * cv)
-        return lambda n: gammaincinv(shape, stream.open_random(n)) * (mean / shape)
-    raise ValueError(
-        f"unknown distribution {distribution!r}; allowed: lognormal, exponential, "
-        "gamma, deterministic, none"
-    )
+    shape = 1.0 / (cv * cv)
+    return lambda n: gammaincinv(shape, stream.open_random(n)) * (mean / shape)
 
 
 class Sampler:
