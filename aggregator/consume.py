@@ -56,6 +56,7 @@ class Settings:
     bootstrap: str | None = None
     topic: str | None = None
     group: str | None = None
+    dead_letter_topic: str | None = None
     state_file: Path | None = None
     clock: str = "wall"
 
@@ -192,7 +193,9 @@ class KafkaAggregator:
         self.settings = settings
         self.topic = settings.topic or config.kafka.topic
         self.group = settings.group or config.kafka.consumer_group
-        self.dead_letter_topic = config.kafka.dead_letter_topic
+        self.dead_letter_topic = (
+            settings.dead_letter_topic or config.kafka.dead_letter_topic
+        )
         self.options = client_options(config.kafka, settings.bootstrap)
         self.health = Health()
         self.pipeline = Pipeline(config, self.health)

@@ -1,7 +1,7 @@
 """promtool unit tests of the alert rules: each alert firing, and staying quiet.
 
-Scenarios are raw series as the aggregators expose them, one sample a minute
-from 1970-01-01 00:00 UTC (a Thursday), evaluated at 14:00 UTC (09:00 in
+Scenarios are raw series as the aggregators expose them, one sample every five
+minutes from 1970-01-01 00:00 UTC (a Thursday), evaluated at 14:00 UTC (09:00 in
 Bogotá, open) and at 03:00 UTC (22:00 the evening before, closed). Expected
 alerts are written out per scenario from the scenario's own arithmetic (an SL
 of 10% against an 85% target burns 0.9 / 0.15 = 6 times the budget), not
@@ -28,8 +28,9 @@ from cctwin.config.models import Agreement, CenterConfig
 
 OPEN_AT = "14h"
 CLOSED_AT = "3h"
-SAMPLES = 900
-"""15 hours of one-minute samples: the longest window (6 h) is full by 14:00."""
+STEP_MINUTES = 5
+SAMPLES = 180
+"""15 hours of samples every 5 minutes: the longest window (6 h) is full by 14:00."""
 
 AGREEMENT_ALERTS = (
     "CctwinAgreementBurnFast",
@@ -42,7 +43,7 @@ FRESHNESS_ALERTS = tuple(rule["alert"] for rule in freshness_alerts())
 
 def _series(name: str, labels: dict[str, str], per_minute: float) -> dict[str, str]:
     text = ",".join(f'{key}="{value}"' for key, value in labels.items())
-    step = f"{per_minute:g}"
+    step = f"{per_minute * STEP_MINUTES:g}"
     values = f"0+{step}x{SAMPLES}" if per_minute else f"0x{SAMPLES}"
     return {"series": f"{name}{{{text}}}", "values": values}
 
@@ -190,31 +191,31 @@ def render_tests(config: CenterConfig, rules: Path, tests: Path, source: str) ->
     tests_list = [
         {
             "name": "healthy voice and pipeline: every alert stays quiet",
-            "interval": "1m",
+            "interval": f"{STEP_MINUTES}m",
             "input_series": healthy + _pipeline(True),
             "alert_rule_test": _case(OPEN_AT, everything, {}),
         },
         {
             "name": "voice collapses while open: burn-rate and TMO alerts fire",
-            "interval": "1m",
+            "interval": f"{STEP_MINUTES}m",
             "input_series": collapse + _pipeline(True),
             "alert_rule_test": _case(OPEN_AT, everything, _collapse_alerts(config)),
         },
         {
             "name": "the same collapse while closed: agreement alerts stay quiet",
-            "interval": "1m",
+            "interval": f"{STEP_MINUTES}m",
             "input_series": collapse + _pipeline(True),
             "alert_rule_test": _case(CLOSED_AT, everything, {}),
         },
         {
             "name": "pipeline stalled while open: every freshness alert fires",
-            "interval": "1m",
+            "interval": f"{STEP_MINUTES}m",
             "input_series": _pipeline(False, campaign_errors=1),
             "alert_rule_test": _case(OPEN_AT, everything, pipeline_down),
         },
         {
             "name": "pipeline stalled while closed: only the always-on alerts fire",
-            "interval": "1m",
+            "interval": f"{STEP_MINUTES}m",
             "input_series": _pipeline(False, campaign_errors=1),
             "alert_rule_test": _case(CLOSED_AT, everything, closed_down),
         },
@@ -224,7 +225,7 @@ def render_tests(config: CenterConfig, rules: Path, tests: Path, source: str) ->
             str(relative / "cctwin-recording.yml"),
             str(relative / "cctwin-alerts.yml"),
         ],
-        "evaluation_interval": "1m",
+        "evaluation_interval": f"{STEP_MINUTES}m",
         "tests": tests_list,
     }
     return HEADER.format(config=source) + dump(document)

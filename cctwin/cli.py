@@ -212,6 +212,11 @@ def schema(out: str | None) -> None:
 @click.option("--topic", default=None, help="Default: config kafka.topic.")
 @click.option("--group", default=None, help="Default: config kafka.consumer_group.")
 @click.option(
+    "--dead-letter-topic",
+    default=None,
+    help="Default: config kafka.dead_letter_topic.",
+)
+@click.option(
     "--state-file",
     type=click.Path(dir_okay=False),
     default=None,
@@ -231,6 +236,7 @@ def aggregate(
     address: str,
     topic: str | None,
     group: str | None,
+    dead_letter_topic: str | None,
     state_file: str | None,
     clock: str | None,
 ) -> None:
@@ -250,6 +256,7 @@ def aggregate(
         bootstrap=bootstrap,
         topic=topic,
         group=group,
+        dead_letter_topic=dead_letter_topic,
         state_file=Path(state_file) if state_file else None,
         clock=clock or ("event" if from_file else "wall"),
     )
