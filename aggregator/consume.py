@@ -77,7 +77,12 @@ def serve(
 
     clock = event_clock if settings.clock == "event" else now_ms
     collector = Collector(
-        config, lambda: pipeline.published, clock, pipeline.health, time.time
+        config,
+        lambda: pipeline.published,
+        clock,
+        pipeline.health,
+        time.time,
+        lambda: pipeline.published_health,
     )
     server, _ = start_http_server(
         settings.port, settings.address, registry=build_registry(collector)

@@ -200,9 +200,10 @@ def histogram_keys(config: CenterConfig) -> list[tuple[str, str]]:
 class Collector:
     """Renders the published state at scrape time (a prometheus-client collector).
 
-    ``source`` returns the state to show (the last committed one), ``clock``
-    the current time in UTC milliseconds (wall time when live, the newest
-    event time when replaying), ``health`` the pipeline's self-metrics.
+    ``source`` returns the state to show (the last committed one) and
+    ``counted`` the message counts published with it; ``clock`` gives the
+    current time in UTC milliseconds (wall time when live, the newest event
+    time when replaying), ``health`` the live broker, lag and commit gauges.
     """
 
     def __init__(
@@ -212,11 +213,13 @@ class Collector:
         clock: Callable[[], int],
         health: Health,
         wall_clock: Callable[[], float],
+        counted: Callable[[], Health] | None = None,
     ) -> None:
         self.config = config
         self.source = source
         self.clock = clock
         self.health = health
+        self.counted = counted or (lambda: health)
         self.wall_clock = wall_clock
         self.queues = {name: channel.queue for name, channel in config.channels.items()}
         self.staff = agreements.headcount(config)
@@ -400,7 +403,7 @@ class Collector:
         yield from (figure, has_data, met, target, counts_family)
 
     def _self_metrics(self, state: State) -> Iterator[Metric]:
-        health = self.health
+        health = self.counted()
         simple = [
             (
                 "cctwin_aggregator_events_consumed",
@@ -461,7 +464,7 @@ class Collector:
             "Messages behind the end of each assigned partition.",
             labels=["partition"],
         )
-        for partition, behind in sorted(health.consumer_lag.items()):
+        for partition, behind in sorted(self.health.consumer_lag.items()):
             lag.add_metric([str(partition)], behind)
         yield lag
         newest = state.watermark_ms / 1000
@@ -479,12 +482,12 @@ class Collector:
         yield GaugeMetricFamily(
             "cctwin_aggregator_last_commit_timestamp_seconds",
             "When offsets were last committed (Unix seconds; 0 before the first).",
-            value=health.last_commit_s,
+            value=self.health.last_commit_s,
         )
         yield GaugeMetricFamily(
             "cctwin_aggregator_broker_up",
             "1 while the Kafka broker answers, else 0.",
-            value=health.broker_up,
+            value=self.health.broker_up,
         )
 
 

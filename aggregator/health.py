@@ -1,14 +1,15 @@
 """How the pipeline itself is doing: consumed, rejected, lag, commits, broker.
 
 These are the aggregator's self-metrics. They count messages as read (a
-redelivered message counts again here, never in the contact counts) and are
-updated by the consumer thread, read by the scrape thread; each field is a
-plain number or a dict replaced whole, so a scrape sees a consistent value.
+redelivered message counts again here, never in the contact counts). The
+consumer thread updates a live copy; the message counts a scrape shows are
+the copy published with the state, so "consumed" never runs ahead of the
+counts it produced, while broker, lag and commit gauges are read live.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from aggregator.decode import REASONS
 
@@ -27,6 +28,12 @@ class Health:
     broker_up: int = 1
     commits_failed: int = 0
     undone_batches: int = 0
+
+    def copy(self) -> Health:
+        """An independent copy (published with the state it counted)."""
+        return replace(
+            self, invalid=dict(self.invalid), consumer_lag=dict(self.consumer_lag)
+        )
 
     def reject(self, reason: str) -> None:
         """Count one invalid message by reason."""

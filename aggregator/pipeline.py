@@ -50,6 +50,7 @@ class Pipeline:
         self.health = health if health is not None else Health()
         self.state = State.for_config(config)
         self.published = State.restore(self.state.snapshot())
+        self.published_health = self.health.copy()
         self.offsets: dict[tuple[str, int], int] = {}
         self._undo: tuple[bytes, dict[tuple[str, int], int]] | None = None
 
@@ -87,6 +88,7 @@ class Pipeline:
         """The batch is committed: confirm its ids and publish the state."""
         self.dedupe.confirm()
         self.published = State.restore(self.state.snapshot())
+        self.published_health = self.health.copy()
         self._undo = None
 
     def undo(self) -> None:

@@ -10,10 +10,14 @@ time as the simulator tallies them, so the same formulas give the same
 figures.
 
 Time an agent spends in a state is counted in integer milliseconds (event
-times carry milliseconds), so sums over agents and groups are exact in any
-order. Contacts still waiting and the state each agent is in now are kept
-apart and read at scrape time, so a board shows the caller who has waited
-ten minutes before anyone answers them.
+times carry milliseconds), and every other sum of real numbers (waits, handle
+times, scores) in integer millionths (:data:`MICRO_SUMS`), so a sum is exact
+whatever order its events arrive in: partitions interleave freely, several
+processes split the log, and every path still gives the same figure.
+
+Contacts still waiting and the state each agent is in now are kept apart
+and read at scrape time, so a board shows the caller who has waited ten
+minutes before anyone answers them.
 
 Memory is bounded: minute and day buckets are pruned as the clock moves,
 waiting contacts older than :data:`MAX_WAIT_MS` are dropped (their outcome
@@ -68,6 +72,29 @@ WAIT_BOUNDS: tuple[float, ...] = (
     180.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0,
 )  # fmt: skip
 """Default wait histogram bounds; every configured threshold is added to them."""
+
+MICRO_SUMS = frozenset(
+    {
+        "wait_answered_seconds",
+        "handle_seconds",
+        "talk_seconds",
+        "hold_seconds",
+        "wrap_up_seconds",
+        "knowledge_score_sum",
+        "supervisor_score_sum",
+        "service_available_seconds",
+        "service_period_seconds",
+        "provisioning_days_sum",
+    }
+)
+"""Sums kept in integer millionths of their unit (microseconds for times).
+
+Floating-point addition is not associative: summed in arrival order, the
+same events give figures that differ in the last digits. Each value is
+rounded once to a millionth and the integers add exactly.
+"""
+
+MICRO = 1_000_000
 
 RESOLVED_MEMORY = 65_536
 """Interactions whose outcome was seen, so a late ``queued`` does not re-open them."""
@@ -172,6 +199,8 @@ class State:
             handler(self, event)
 
     def _add(self, name: str, scope: str, value: float, at_ms: int) -> None:
+        if name in MICRO_SUMS:
+            value = round(value * MICRO)
         key = (name, scope)
         self.totals[key] = self.totals.get(key, 0.0) + value
         minute = at_ms // MINUTE_MS
@@ -439,7 +468,7 @@ class State:
             if enqueued >= start and now_ms - enqueued > self.thresholds_ms[channel]:
                 key = ("waiting_missed", channel)
                 counts[key] = counts.get(key, 0.0) + 1.0
-        return counts
+        return _units(counts)
 
     def totals_at(self, now_ms: int) -> Counts:
         """Totals since creation, with agents' time in their current state."""
@@ -449,7 +478,7 @@ class State:
                 for name in agent_time_names(agent.state, agent.scheduled):
                     key = (name, agent.group)
                     counts[key] = counts.get(key, 0.0) + (now_ms - agent.since_ms)
-        return counts
+        return _units(counts)
 
     def waiting(self, now_ms: int) -> dict[str, tuple[int, float, int]]:
         """Per channel: contacts waiting, oldest wait (seconds), past threshold.
@@ -509,6 +538,14 @@ def agent_time_names(state: str, scheduled: str) -> tuple[str, ...]:
         if adherent:
             names.append("agent_adherent_ms")
     return tuple(names)
+
+
+def _units(counts: Counts) -> Counts:
+    """Millionths back to their unit (agent milliseconds stay milliseconds)."""
+    for key, value in counts.items():
+        if key[0] in MICRO_SUMS:
+            counts[key] = value / MICRO
+    return counts
 
 
 def _merge(into: Counts, part: Counts | None) -> None:

@@ -216,11 +216,12 @@ def test_counts_match_the_simulators_own_tally() -> None:
     state = pipeline.published
     counts = state.window_counts("today", state.watermark_ms)
 
+    # Counts are equal; sums of seconds are kept to the microsecond.
     for index, channel in enumerate(config().channels):
         for field in COUNT_FIELDS:
             expected = float(result.counts[field][index].sum())
             assert np.isclose(
-                counts.get((field, channel), 0.0), expected, rtol=1e-12
+                counts.get((field, channel), 0.0), expected, rtol=1e-12, atol=1e-3
             ), (field, channel)
     for index, group in enumerate(config().agent_groups):
         busy = counts.get(("agent_busy_ms", group), 0) + counts.get(

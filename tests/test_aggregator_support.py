@@ -40,6 +40,11 @@ KAFKA_PORT = int(os.environ.get("CCTWIN_KAFKA_PORT", "9092"))
 KAFKA_BOOTSTRAP = f"{KAFKA_HOST}:{KAFKA_PORT}"
 
 SATISFIED = 0.9  # ANS 7: a survey scoring at least 4.5 of 5
+MICRO = 1_000_000  # sums of real numbers are exact integers of millionths
+
+
+def micro(value: float) -> int:
+    return round(value * MICRO)
 
 
 @functools.cache
@@ -125,7 +130,7 @@ def _ms(text: str) -> int:
 
 
 def reference_counts(
-    events: list[dict[str, Any]] | tuple[dict[str, Any], ...],
+    events: list[dict[str, Any]] | tuple[dict[str, Any], ...], complete: bool = True
 ) -> dict[str, Any]:
     """Per channel, group and fact: the counts behind the agreements."""
     center = config()
@@ -159,7 +164,7 @@ def reference_counts(
             counts["offered"] += 1
             if answered:
                 counts["answered"] += 1
-                counts["wait_answered_seconds"] += wait
+                counts["wait_answered_us"] += micro(wait)
                 if wait <= threshold:
                     counts["answered_within"] += 1
             else:
@@ -169,7 +174,7 @@ def reference_counts(
                 elif wait <= threshold:
                     counts["abandoned_within"] += 1
         elif kind == "ended":
-            channel[event["channel"]]["handle_seconds"] += (
+            channel[event["channel"]]["handle_us"] += micro(
                 event["talk_seconds"] + event["hold_seconds"] + event["wrap_up_seconds"]
             )
         elif kind == "survey_answered":
@@ -192,14 +197,20 @@ def reference_counts(
             facts[f"staff_{event['change']}"] += 1
         elif kind in ("knowledge_evaluated", "supervisor_evaluated"):
             facts[f"{kind}_n"] += 1
-            facts[f"{kind}_sum"] += event["score"]
+            facts[f"{kind}_sum"] += micro(event["score"])
         elif kind == "service_availability":
-            facts["available"] += event["available_seconds"]
-            facts["period"] += event["period_seconds"]
+            facts["available"] += micro(event["available_seconds"])
+            facts["period"] += micro(event["period_seconds"])
         elif kind == "resource_provisioned":
             facts["provisionings"] += 1
-            facts["days"] += event["days"]
+            facts["days"] += micro(event["days"])
 
+    for counts in channel.values():
+        counts["wait_answered_seconds"] = counts.pop("wait_answered_us", 0) / MICRO
+        counts["handle_seconds"] = counts.pop("handle_us", 0) / MICRO
+    sums = ("knowledge_evaluated_sum", "supervisor_evaluated_sum", "available")
+    for name in (*sums, "period", "days"):
+        facts[name] = facts[name] / MICRO
     for timeline in timelines.values():
         timeline.sort(key=lambda item: item[0])
         for (start, event), (end, _) in itertools.pairwise(timeline):
@@ -217,6 +228,8 @@ def reference_counts(
                 if (scheduled == "available" and working) or state == scheduled:
                     counts["adherent_ms"] += spent
         last = timeline[-1][1]
+        if not complete:
+            continue
         # The day ends with every agent logged out and scheduled off.
         assert last["state"] == "offline" and last.get("scheduled_state") == "offline"
     return {"channel": channel, "group": group, "facts": facts}
