@@ -40,6 +40,12 @@ from cctwin.kafka_client import client_options, describe
 FILE_BATCH = 2_000
 """Lines applied and published together when reading a file."""
 
+SESSION_TIMEOUT_MS = 10_000
+"""How soon the group gives a dead process's partitions to the others.
+
+kafka-python 3 waits 45 s by default; live figures should not freeze that long.
+"""
+
 MAX_POLL_RECORDS = 5_000
 """Messages per Kafka batch: bigger batches commit less often per event."""
 
@@ -213,6 +219,7 @@ class KafkaAggregator:
                 partitions=len(checkpoint["offsets"]),
             )
         self._producer: Any = None
+        self._assigned: set[Any] = set()
         self._backoff = 0.5
         self._next_lag_check = 0.0
 
@@ -224,27 +231,24 @@ class KafkaAggregator:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=MAX_POLL_RECORDS,
+            session_timeout_ms=SESSION_TIMEOUT_MS,
+            heartbeat_interval_ms=SESSION_TIMEOUT_MS // 4,
             **self.options,
         )
-        pipeline = self.pipeline
+        pending = self._assigned
 
         class Resume(ConsumerRebalanceListener):
-            """Seek to the checkpoint where it is ahead of the committed offset."""
+            """Note new partitions; the checkpoint is applied after the poll.
+
+            kafka-python fails a rebalance whose callback talks to the group
+            coordinator (``committed()``), so the callback only takes note.
+            """
 
             def on_partitions_revoked(self, revoked: Any) -> None:
                 log("partitions_revoked", partitions=_names(revoked))
 
             def on_partitions_assigned(self, assigned: Any) -> None:
-                for tp in assigned:
-                    ours = pipeline.offsets.get((tp.topic, tp.partition))
-                    committed = consumer.committed(tp)
-                    if ours is not None and (committed is None or ours > committed):
-                        consumer.seek(tp, ours)
-                        log(
-                            "partition_resumed_from_checkpoint",
-                            partition=tp.partition,
-                            offset=ours,
-                        )
+                pending.update(assigned)
                 log("partitions_assigned", partitions=_names(assigned))
 
         consumer.subscribe(topics=[self.topic], listener=Resume())
@@ -393,9 +397,12 @@ class KafkaAggregator:
                     batch = consumer.poll(timeout_ms=500)
                 except KafkaError as error:
                     self._broker_down(error, "poll")
+                    log("poll_failed", level="warning", error=repr(error)[:200])
                     stop.wait(self._backoff)
                     self._backoff = min(self._backoff * 2, MAX_BACKOFF_SECONDS)
                     continue
+                if self._assigned:
+                    batch = self._resume(consumer, batch)
                 if batch:
                     self._apply(consumer, batch, stop)
                 self._refresh_lag(consumer)
@@ -404,6 +411,42 @@ class KafkaAggregator:
             if self._producer is not None:
                 self._producer.close(timeout=5)
             log("consumer_stopped", consumed=self.health.consumed)
+
+    def _resume(
+        self, consumer: Any, batch: dict[Any, list[Any]]
+    ) -> dict[Any, list[Any]]:
+        """Seek new partitions to the checkpoint where it is ahead of the commit.
+
+        The checkpoint is ahead when this process applied and checkpointed a
+        batch whose commit never landed (killed in between): those records
+        are in the counts already, so they are skipped, not applied again.
+        """
+        from kafka.errors import KafkaError
+
+        try:
+            for tp in list(self._assigned):
+                ours = self.pipeline.offsets.get((tp.topic, tp.partition))
+                committed = consumer.committed(tp)
+                if ours is not None and (committed is None or ours > committed):
+                    kept = [r for r in batch.get(tp, []) if r.offset >= ours]
+                    if not kept:
+                        # The position is at or before the checkpoint: move it.
+                        consumer.seek(tp, ours)
+                    batch[tp] = kept
+                    log(
+                        "partition_resumed_from_checkpoint",
+                        partition=tp.partition,
+                        offset=ours,
+                    )
+                self._assigned.discard(tp)
+        except KafkaError as error:
+            # Nothing of this batch is applied: rewind so it is fetched again.
+            self._broker_down(error, "resume")
+            for tp, records in batch.items():
+                if records:
+                    consumer.seek(tp, records[0].offset)
+            return {}
+        return {tp: records for tp, records in batch.items() if records}
 
     def _apply(
         self, consumer: Any, batch: dict[Any, list[Any]], stop: threading.Event

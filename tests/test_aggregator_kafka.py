@@ -2,13 +2,16 @@
 
 Each test has its own topic, consumer group and dead-letter topic (uuid), so
 tests run side by side on the shared broker. The broker-restart test starts
-its own private broker on free ports and stops it in a ``finally``.
+its own private broker (``scripts/services`` with its own state directory and
+free ports), kills it mid-run and always kills it in a ``finally``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -206,6 +209,7 @@ def test_sigkill_mid_stream_then_restart_loses_nothing_and_counts_nothing_twice(
         what="the restarted aggregator to catch up",
     )
 
+    assert "event=checkpoint_loaded" in second.log()
     assert _contact_counts(samples) == _reference_contact_counts()
     assert agreements_from(samples) == reference_agreements(day_events())
 
@@ -218,7 +222,7 @@ def test_two_aggregators_share_the_topic_and_one_takes_over_when_the_other_dies(
     half = len(events) // 2
     a = _start(started, names, bootstrap, tmp_path)
     b = _start(started, names, bootstrap, tmp_path)
-    _wait_for_log(b, f"event=partitions_assigned partitions={names['topic']}", 60)
+    _wait_for_split(a, b, timeout=60)
     produce(bootstrap, names["topic"], events[:half])
 
     first_half = _reference_contact_counts(events[:half])
@@ -235,7 +239,7 @@ def test_two_aggregators_share_the_topic_and_one_takes_over_when_the_other_dies(
     a.wait_until(split_done, timeout=90, what="the first half split between the two")
     a_samples = a.wait_until(lambda s: True, 10, "a")
     b_samples = b.wait_until(lambda s: True, 10, "b")
-    assert consumed(a_samples) > 0 and consumed(b_samples) > 0, "one got no partition"
+    assert consumed(a_samples) > 0 and consumed(b_samples) > 0, a.log() + b.log()
     a.kill()  # idle now: its last /metrics is what it committed
     produce(bootstrap, names["topic"], events[half:])
 
@@ -265,30 +269,70 @@ def _wait_for_log(process: Aggregator, text: str, timeout: float) -> None:
     pytest.fail(f"{text!r} never appeared in the aggregator's log:\n{process.log()}")
 
 
-def _services(action: str, env: dict[str, str]) -> None:
+def _assignment(process: Aggregator) -> set[str]:
+    lines = [line for line in process.log().splitlines() if "partitions_" in line]
+    if not lines or "event=partitions_assigned" not in lines[-1]:
+        return set()
+    listed = lines[-1].split("partitions=")[1].strip()
+    return set() if listed == "-" else set(listed.split(","))
+
+
+def _wait_for_split(a: Aggregator, b: Aggregator, timeout: float) -> None:
+    """Both hold partitions, together all three, none twice."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        first, second = _assignment(a), _assignment(b)
+        if first and second and not first & second and len(first | second) == 3:
+            return
+        time.sleep(0.2)
+    pytest.fail(f"the two never split the partitions:\n{a.log()}\n{b.log()}")
+
+
+def _start_broker(env: dict[str, str]) -> None:
     result = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "services"), "kafka", action],
+        ["bash", str(ROOT / "scripts" / "services"), "kafka", "start"],
         env=env,
-        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=120,
+        timeout=180,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.returncode == 0, result.stderr
+
+
+def _kill_broker(state_dir: Path) -> None:
+    """Stop the private broker hard: the test needs it gone, not tidy."""
+    pid_file = state_dir / "kafka" / "kafka.pid"
+    if not pid_file.exists():
+        return
+    pid = int(pid_file.read_text().split()[0])
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    pid_file.unlink(missing_ok=True)
 
 
 def test_broker_stop_and_start_the_aggregator_waits_and_resumes(
     names: dict[str, str], started: list[Aggregator], tmp_path: Path
 ) -> None:
     port = free_port()
+    state_dir = tmp_path / "private-kafka"
     env = {
         **os.environ,
-        "CCTWIN_STATE_DIR": str(tmp_path / "private-kafka"),
+        "CCTWIN_STATE_DIR": str(state_dir),
         "CCTWIN_KAFKA_PORT": str(port),
         "CCTWIN_KAFKA_CONTROLLER_PORT": str(free_port()),
         "CCTWIN_KAFKA_HEAP": "256m",
     }
     bootstrap = f"127.0.0.1:{port}"
-    _services("start", env)
+    _start_broker(env)
     try:
         create_topic(bootstrap, names["topic"])
         events = list(day_events())
@@ -297,7 +341,7 @@ def test_broker_stop_and_start_the_aggregator_waits_and_resumes(
         aggregator = _start(started, names, bootstrap, tmp_path)
         aggregator.wait_until(_all_consumed(half), timeout=90, what="the first half")
 
-        _services("stop", env)
+        _kill_broker(state_dir)
         aggregator.wait_until(
             lambda s: value_of(s, "cctwin_aggregator_broker_up") == 0,
             timeout=60,
@@ -305,7 +349,7 @@ def test_broker_stop_and_start_the_aggregator_waits_and_resumes(
         )
         assert "event=broker_unreachable" in aggregator.log()
 
-        _services("start", env)
+        _start_broker(env)
         produce(bootstrap, names["topic"], events[half:])
         samples = aggregator.wait_until(
             lambda s: (
@@ -319,9 +363,4 @@ def test_broker_stop_and_start_the_aggregator_waits_and_resumes(
         assert _contact_counts(samples) == _reference_contact_counts()
         assert agreements_from(samples) == reference_agreements(day_events())
     finally:
-        subprocess.run(
-            ["bash", str(ROOT / "scripts" / "services"), "kafka", "stop", "--wipe"],
-            env=env,
-            capture_output=True,
-            timeout=120,
-        )
+        _kill_broker(state_dir)
