@@ -240,13 +240,13 @@ def aggregate(
     state_file: str | None,
     clock: str | None,
 ) -> None:
-    r"""Consume events and serve the live agreements on /metrics.
+    """Consume events and serve the live agreements on /metrics.
 
     \b
     Examples:
       cctwin aggregate --config config/sdm-bogota.yaml --bootstrap 127.0.0.1:9092
       cctwin aggregate --config config/sdm-bogota.yaml --from-file out/events.jsonl
-    """
+    """  # noqa: D301 - click needs a real \b (backspace) to keep the lines as typed
     from aggregator.consume import Settings, run_file, run_kafka
 
     center = _load(config_path)
@@ -290,19 +290,29 @@ def aggregate(
     default=None,
     help="Also write promtool unit tests of the alerts to this folder.",
 )
-def rules(config: str, out: str, tests: str | None) -> None:
-    r"""Write Prometheus recording and alert rules for every agreement.
+@click.option(
+    "--dashboard",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the Grafana dashboard JSON (grafana/dashboards/cctwin.json).",
+)
+def rules(config: str, out: str, tests: str | None, dashboard: str | None) -> None:
+    """Write Prometheus recording and alert rules for every agreement.
 
     \b
     Example:
       cctwin rules config/sdm-bogota.yaml --out prometheus/rules/ \\
-        --tests prometheus/tests/
+        --tests prometheus/tests/ --dashboard grafana/dashboards/cctwin.json
       promtool check rules prometheus/rules/*.yml
-    """
+    """  # noqa: D301 - click needs a real \b (backspace) to keep the lines as typed
     from aggregator.rules import write_rules
 
     center = _load(config)
     written = write_rules(center, Path(out), Path(tests) if tests else None, config)
+    if dashboard:
+        from aggregator.dashboard import write_dashboard
+
+        written.append(write_dashboard(center, Path(dashboard)))
     for path in written:
         stderr.print(f"wrote {path}", highlight=False)
     rules_glob = str(Path(out) / "*.yml")

@@ -13,11 +13,14 @@ import itertools
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections import defaultdict
 from collections.abc import Callable
@@ -489,3 +492,70 @@ def produce(bootstrap: str, topic: str, events: Any, pace: float | None = None) 
         producer.flush(timeout=30)
     finally:
         producer.close(timeout=10)
+
+
+class PrivatePrometheus:
+    """A ``prometheus`` process of its own: tmp data, free port, the repo's rules."""
+
+    def __init__(self, folder: Path, target_port: int) -> None:
+        binary = shutil.which("prometheus")
+        if binary is None:
+            pytest.fail(
+                "the prometheus binary is missing; install it with "
+                "`scripts/services prometheus start`",
+                pytrace=False,
+            )
+        rules = ROOT / "prometheus" / "rules"
+        (folder / "prometheus.yml").write_text(
+            "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+            f"rule_files: ['{rules}/*.yml']\n"
+            "scrape_configs:\n"
+            "  - job_name: cctwin-aggregator\n"
+            f"    static_configs: [{{targets: ['127.0.0.1:{target_port}']}}]\n"
+        )
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self._log = (folder / "prometheus.log").open("wb")
+        self.process = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={folder / 'prometheus.yml'}",
+                f"--storage.tsdb.path={folder / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=self._log,
+            stderr=self._log,
+        )
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        full = f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+        try:
+            with urllib.request.urlopen(full, timeout=5) as response:
+                body = json.load(response)
+        except urllib.error.HTTPError as error:
+            body = json.load(error)
+        assert body["status"] == "success", (expr, body)
+        return list(body["data"]["result"])
+
+    def wait_for(
+        self, expr: str, count: int, timeout: float = 60
+    ) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        result: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            try:
+                result = self.query(expr)
+            except OSError:
+                result = []
+            if len(result) >= count:
+                return result
+            time.sleep(0.5)
+        pytest.fail(f"Prometheus returned {len(result)} of {count} series for {expr}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self._log.close()
