@@ -207,8 +207,12 @@ class State:
         if minute > self.watermark_ms // MINUTE_MS - MINUTE_RETENTION:
             bucket = self.minutes.setdefault(minute, {})
             bucket[key] = bucket.get(key, 0.0) + value
-        day = self.days.setdefault(self.local.day(at_ms), {})
-        day[key] = day.get(key, 0.0) + value
+        day_number = self.local.day(at_ms)
+        # Older than the retention: in the totals only, or memory would grow
+        # with every very late event.
+        if day_number >= self.local.day(self.watermark_ms) - DAY_RETENTION:
+            day = self.days.setdefault(day_number, {})
+            day[key] = day.get(key, 0.0) + value
 
     def _advance(self, time_ms: int) -> None:
         """Move the event-time watermark and prune what fell out of retention."""
@@ -375,7 +379,10 @@ class State:
             for name in names:
                 bucket[(name, group)] = bucket.get((name, group), 0.0) + (edge - begin)
             begin = edge
-        begin = start_ms
+        first_day_ms = self.local.day_start_ms(
+            self.local.day(self.watermark_ms) - DAY_RETENTION
+        )
+        begin = max(start_ms, first_day_ms)
         while begin < end_ms:
             day = self.local.day(begin)
             edge = min(end_ms, self.local.day_start_ms(day + 1))
