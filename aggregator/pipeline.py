@@ -49,14 +49,16 @@ class Pipeline:
         )
         self.health = health if health is not None else Health()
         self.state = State.for_config(config)
-        self.published = State.restore(self.state.snapshot())
+        self._snapshot = self.state.snapshot()
+        self.published = State.restore(self._snapshot)
         self.published_health = self.health.copy()
         self.offsets: dict[tuple[str, int], int] = {}
         self._undo: tuple[bytes, dict[tuple[str, int], int]] | None = None
 
     def begin(self) -> None:
         """Start a batch: remember how to undo it."""
-        self._undo = (self.state.snapshot(), dict(self.offsets))
+        # The state is unchanged since the last publication: reuse its bytes.
+        self._undo = (self._snapshot, dict(self.offsets))
 
     def feed(
         self, raw: bytes, source: str = "", now_ms: int | None = None
@@ -87,7 +89,8 @@ class Pipeline:
     def commit(self) -> None:
         """The batch is committed: confirm its ids and publish the state."""
         self.dedupe.confirm()
-        self.published = State.restore(self.state.snapshot())
+        self._snapshot = self.state.snapshot()
+        self.published = State.restore(self._snapshot)
         self.published_health = self.health.copy()
         self._undo = None
 
@@ -97,6 +100,7 @@ class Pipeline:
             return
         snapshot, offsets = self._undo
         self.state = State.restore(snapshot)
+        self._snapshot = snapshot
         self.offsets = offsets
         self.dedupe.discard()
         self.health.undone_batches += 1
@@ -112,6 +116,7 @@ class Pipeline:
     def resume(self, checkpoint: dict[str, Any]) -> None:
         """Start from a checkpoint this process wrote (see :meth:`checkpoint`)."""
         self.state = State.restore(checkpoint["state"])
+        self._snapshot = checkpoint["state"]
         self.published = State.restore(checkpoint["state"])
         self.offsets = {}
         for key, offset in checkpoint["offsets"].items():

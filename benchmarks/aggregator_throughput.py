@@ -229,8 +229,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--memory-events", type=int, default=1_000_000)
     parser.add_argument("--port", type=int, default=9465)
+    parser.add_argument(
+        "--memory-only", action="store_true", help="skip the Kafka parts"
+    )
     args = parser.parse_args()
     config = load_config(CONFIG)
+    if not args.memory_only:
+        kafka_parts(config, args)
+    samples = memory(config, args.memory_events)
+    print(f"resident memory over {args.memory_events:,} events fed to one pipeline")
+    for fed, mb in samples:
+        print(f"  {fed:>10,} events  {mb:8.1f} MB")
+
+
+def kafka_parts(config, args: argparse.Namespace) -> None:
 
     lines = day_lines(config)
     messages: list[bytes] = []
@@ -266,11 +278,6 @@ def main() -> None:
         f"  p50 {p50 * 1000:,.0f} ms   p99 {p99 * 1000:,.0f} ms"
         f"   max {waits[-1] * 1000:,.0f} ms"
     )
-
-    samples = memory(config, args.memory_events)
-    print(f"resident memory over {args.memory_events:,} events fed to one pipeline")
-    for fed, mb in samples:
-        print(f"  {fed:>10,} events  {mb:8.1f} MB")
 
 
 if __name__ == "__main__":
