@@ -246,7 +246,7 @@ def aggregate(
     Examples:
       cctwin aggregate --config config/sdm-bogota.yaml --bootstrap 127.0.0.1:9092
       cctwin aggregate --config config/sdm-bogota.yaml --from-file out/events.jsonl
-    """  # noqa: D301 - click needs a real \b (backspace) to keep the lines as typed
+    """
     from aggregator.consume import Settings, run_file, run_kafka
 
     center = _load(config_path)
@@ -304,7 +304,7 @@ def rules(config: str, out: str, tests: str | None, dashboard: str | None) -> No
       cctwin rules config/sdm-bogota.yaml --out prometheus/rules/ \\
         --tests prometheus/tests/ --dashboard grafana/dashboards/cctwin.json
       promtool check rules prometheus/rules/*.yml
-    """  # noqa: D301 - click needs a real \b (backspace) to keep the lines as typed
+    """
     from aggregator.rules import write_rules
 
     center = _load(config)
