@@ -57,8 +57,6 @@ def client_options(
     options: dict[str, Any] = {
         "bootstrap_servers": [server.strip() for server in servers],
         "client_id": "cctwin",
-        # kafka-python 3 name; 2.x called it api_version_auto_timeout_ms and
-        # 3.x rejects that name, so no client could be built with it.
         "bootstrap_timeout_ms": BOOTSTRAP_TIMEOUT_MS,
     }
     for variable, option in SECURITY_ENV.items():
