@@ -294,5 +294,126 @@ def schema(out: str | None) -> None:
         click.echo(json.dumps(json_schema(), indent=2, ensure_ascii=False))
 
 
+@main.command()
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--bootstrap", default=None, help="host:port[,...]; default: config.")
+@click.option(
+    "--from-file",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="Read a JSONL event file instead of Kafka, then keep serving.",
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=9464, show_default=True)
+@click.option("--address", default="0.0.0.0", show_default=True)
+@click.option("--topic", default=None, help="Default: config kafka.topic.")
+@click.option("--group", default=None, help="Default: config kafka.consumer_group.")
+@click.option(
+    "--dead-letter-topic",
+    default=None,
+    help="Default: config kafka.dead_letter_topic.",
+)
+@click.option(
+    "--state-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Checkpoint file: a restart continues the counts where it left them.",
+)
+@click.option(
+    "--clock",
+    type=click.Choice(["wall", "event"]),
+    default=None,
+    help="What 'now' is for windows and waits [Kafka: wall, file: event].",
+)
+def aggregate(
+    config_path: str,
+    bootstrap: str | None,
+    from_file: str | None,
+    port: int,
+    address: str,
+    topic: str | None,
+    group: str | None,
+    dead_letter_topic: str | None,
+    state_file: str | None,
+    clock: str | None,
+) -> None:
+    """Consume events and serve the live agreements on /metrics.
+
+    \b
+    Examples:
+      cctwin aggregate --config config/sdm-bogota.yaml --bootstrap 127.0.0.1:9092
+      cctwin aggregate --config config/sdm-bogota.yaml --from-file out/events.jsonl
+    """
+    from aggregator.consume import Settings, run_file, run_kafka
+
+    center = _load(config_path)
+    settings = Settings(
+        port=port,
+        address=address,
+        bootstrap=bootstrap,
+        topic=topic,
+        group=group,
+        dead_letter_topic=dead_letter_topic,
+        state_file=Path(state_file) if state_file else None,
+        clock=clock or ("event" if from_file else "wall"),
+    )
+    try:
+        if from_file:
+            run_file(center, Path(from_file), settings)
+        else:
+            run_kafka(center, settings)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    except OSError as error:
+        stderr.print(
+            f"[red]cannot serve /metrics on {address}:{port}[/]: {error.strerror}; "
+            "pick another --port or stop the process that holds it",
+            highlight=False,
+        )
+        sys.exit(1)
+
+
+@main.command()
+@config_argument
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default="prometheus/rules",
+    show_default=True,
+)
+@click.option(
+    "--tests",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Also write promtool unit tests of the alerts to this folder.",
+)
+@click.option(
+    "--dashboard",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the Grafana dashboard JSON (grafana/dashboards/cctwin.json).",
+)
+def rules(config: str, out: str, tests: str | None, dashboard: str | None) -> None:
+    """Write Prometheus recording and alert rules for every agreement.
+
+    \b
+    Example:
+      cctwin rules config/sdm-bogota.yaml --out prometheus/rules/ \\
+        --tests prometheus/tests/ --dashboard grafana/dashboards/cctwin.json
+      promtool check rules prometheus/rules/*.yml
+    """
+    from aggregator.rules import write_rules
+
+    center = _load(config)
+    written = write_rules(center, Path(out), Path(tests) if tests else None, config)
+    if dashboard:
+        from aggregator.dashboard import write_dashboard
+
+        written.append(write_dashboard(center, Path(dashboard)))
+    for path in written:
+        stderr.print(f"wrote {path}", highlight=False)
+    rules_glob = str(Path(out) / "*.yml")
+    stderr.print(f"[dim]check them with: promtool check rules {rules_glob}[/]")
+
+
 if __name__ == "__main__":
     main()
