@@ -141,6 +141,7 @@ class _Agent:
         "sessions",
         "since",
         "state",
+        "wrap_from",
     )
 
     def __init__(self, index: int, plan: AgentPlan) -> None:
@@ -155,6 +156,9 @@ class _Agent:
         self.on_shift = False
         self.leaving = False
         self.break_pending = 0.0
+        # When the contract's wrap_up state of the current contact begins
+        # (events only): the engine itself counts wrap-up as busy.
+        self.wrap_from = math.inf
 
 
 class Engine:
@@ -227,6 +231,15 @@ class Engine:
             self._at(plan.end_s, self._on_shift_end, agent)
             for start, minutes in plan.breaks:
                 self._at(start, self._on_break_due, (agent, minutes))
+            if self.emit is not None:
+                # The schedule changes at these instants whatever the agent is
+                # doing; an event then lets a consumer split scheduled time
+                # there (adherence) without knowing the roster.
+                edges = [plan.end_s]
+                for start, seconds in plan.breaks:
+                    edges += [start, start + seconds]
+                for edge in edges:
+                    self._at(edge, self._on_schedule_edge, agent)
         for index, channel in enumerate(self.channels):
             if len(channel.enqueue_times):
                 self._at(float(channel.enqueue_times[0]), self._on_arrival, (index, 0))
@@ -406,6 +419,11 @@ class Engine:
 
         agent.sessions = held + 1
         if held == 0:
+            if self.emit is not None and agent.state == BUSY:
+                # Straight from one contact to the next: the events said
+                # wrap_up for the last one, so say busy again.
+                self._emit_state(agent, BUSY, now)
+                agent.wrap_from = math.inf
             self._set_state(agent, BUSY, now)
         self._update_partial(agent)
         self._record(index, contact, wait, outcome, handle if reached else 0.0)
@@ -528,6 +546,19 @@ class Engine:
         self.agent_days[agent.index].breaks.append((now, now + seconds))
         self._at(now + seconds, self._on_break_end, agent)
 
+    def _on_schedule_edge(self, event: simpy.Event) -> None:
+        agent: _Agent = _payload(event)
+        if agent.state == OFFLINE:
+            return
+        now = self.env._now
+        state = "wrap_up" if agent.state == BUSY and now >= agent.wrap_from else None
+        assert self.emit is not None
+        self.emit(
+            now,
+            "agent_state",
+            self._agent_fields(agent, state or STATE_NAMES[agent.state], now),
+        )
+
     def _on_break_end(self, event: simpy.Event) -> None:
         agent: _Agent = _payload(event)
         if agent.leaving:
@@ -556,6 +587,7 @@ class Engine:
             row[slot] += now - start
         if self.emit is not None:
             self._emit_state(agent, state, now)
+            agent.wrap_from = math.inf
         agent.state = state
         agent.since = now
 
@@ -629,6 +661,7 @@ class Engine:
         wrap_share = channel.talk_hold_wrap[2]
         if outcome == ANSWERED and wrap_share > 0.0 and agent.sessions == 1:
             wrap_at = now + handle * (1.0 - wrap_share)
+            agent.wrap_from = wrap_at
             self.emit(
                 wrap_at, "agent_state", self._agent_fields(agent, "wrap_up", wrap_at)
             )
