@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
-import subprocess
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -22,12 +19,11 @@ from typing import Any
 
 import pytest
 from test_aggregator_support import (
-    ROOT,
     Aggregator,
+    PrivatePrometheus,
     agreements_from,
     config,
     day_events,
-    free_port,
     reference_agreements,
     reference_counts,
     value_of,
@@ -149,79 +145,23 @@ def test_wait_histogram_has_every_threshold_as_a_bound(samples: Any) -> None:
 @pytest.fixture(scope="module")
 def prometheus(
     aggregator: Aggregator, samples: Any, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+) -> Iterator[PrivatePrometheus]:
     """A private Prometheus scraping the aggregator every second, with the rules."""
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.fail(
-            "the prometheus binary is missing; install it with "
-            "`scripts/services prometheus start`",
-            pytrace=False,
-        )
-    folder = tmp_path_factory.mktemp("prometheus")
-    rules = ROOT / "prometheus" / "rules"
-    (folder / "prometheus.yml").write_text(
-        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        f"rule_files: ['{rules}/*.yml']\n"
-        "scrape_configs:\n"
-        "  - job_name: cctwin-aggregator\n"
-        f"    static_configs: [{{targets: ['127.0.0.1:{aggregator.port}']}}]\n"
-    )
-    port = free_port()
-    log = (folder / "prometheus.log").open("wb")
-    process = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={folder / 'prometheus.yml'}",
-            f"--storage.tsdb.path={folder / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=log,
-    )
+    server = PrivatePrometheus(tmp_path_factory.mktemp("prometheus"), aggregator.port)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
-
-
-def _query(url: str, expr: str) -> list[dict[str, Any]]:
-    full = f"{url}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
-    with urllib.request.urlopen(full, timeout=5) as response:
-        body = json.load(response)
-    assert body["status"] == "success", body
-    return list(body["data"]["result"])
-
-
-def _wait_for(
-    url: str, expr: str, count: int, timeout: float = 60
-) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    result: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        try:
-            result = _query(url, expr)
-        except OSError:
-            result = []
-        if len(result) >= count:
-            return result
-        time.sleep(0.5)
-    pytest.fail(f"Prometheus returned {len(result)} of {count} series for {expr}")
+        server.stop()
 
 
 def test_prometheus_recording_rules_compute_the_same_agreements(
-    prometheus: str, samples: Any
+    prometheus: PrivatePrometheus, samples: Any
 ) -> None:
     exposed = agreements_from(samples)
     metrics = {a.id: a.metric for a in config().agreements}
 
-    result = _wait_for(
-        prometheus, 'cctwin:agreement_value:window{window="today"}', len(exposed)
+    result = prometheus.wait_for(
+        'cctwin:agreement_value:window{window="today"}', len(exposed)
     )
 
     computed = {
@@ -241,9 +181,11 @@ def test_prometheus_recording_rules_compute_the_same_agreements(
             )
 
 
-def test_prometheus_rate_rules_return_every_queue_agreement(prometheus: str) -> None:
+def test_prometheus_rate_rules_return_every_queue_agreement(
+    prometheus: PrivatePrometheus,
+) -> None:
     # The counters of a replayed day are flat after the first scrape: increase()
     # over 5 minutes is 0 and the ratios have no data, but the series of the
     # always-present gauges and counters must be there for every rule to parse.
-    result = _wait_for(prometheus, "cctwin_offered_total", len(config().channels))
+    result = prometheus.wait_for("cctwin_offered_total", len(config().channels))
     assert {series["metric"]["channel"] for series in result} == set(config().channels)
