@@ -455,11 +455,15 @@ class KafkaAggregator:
         pipeline.begin()
         rejected: list[Rejected] = []
         partitions: set[tuple[str, int]] = set()
+        # One clock reading per batch: the far-future check needs no finer one.
+        now_ms = time.time_ns() // 1_000_000
         for tp, records in batch.items():
             for record in records:
-                source = f"{tp.topic}/{tp.partition}/{record.offset}"
-                result = pipeline.feed(record.value or b"", source)
+                result = pipeline.feed(record.value or b"", "", now_ms)
                 if result is not None:
+                    # Named only when needed: most messages are never rejected.
+                    source = f"{tp.topic}/{tp.partition}/{record.offset}"
+                    result = Rejected(source, result.rejection, result.raw)
                     rejected.append(result)
                     log_rejection(self.health, source, result)
             pipeline.mark(tp.topic, tp.partition, records[-1].offset + 1)

@@ -196,7 +196,14 @@ def _compile(schema: dict[str, Any]) -> Check:
             # needed anyway.
             return _no_check
 
+        # Labels (center, channel, queue, group, agent ids) repeat in nearly
+        # every event: a value once accepted is not matched again. Unique ids
+        # would fill the set, so it stops growing at a bound.
+        accepted: set[str] = set()
+
         def check_string(name: str, value: Any) -> None:
+            if value.__class__ is str and value in accepted:
+                return
             if not isinstance(value, str) or not shortest <= len(value) <= longest:
                 raise _Invalid(
                     "wrong_field",
@@ -204,10 +211,15 @@ def _compile(schema: dict[str, Any]) -> Check:
                 )
             if pattern is not None and not pattern.search(value):
                 raise _Invalid("wrong_field", f"{name} must match {pattern.pattern}")
+            if len(accepted) < ACCEPTED_STRINGS:
+                accepted.add(value)
 
         return check_string
     raise ValueError(f"no checker for contract schema {schema!r}")
 
+
+ACCEPTED_STRINGS = 4096
+"""Accepted string values each field check remembers, to skip their pattern."""
 
 _REQUIRED: dict[str, tuple[str, ...]] = {
     kind: (*COMMON_FIELDS, *fields) for kind, fields in EVENT_FIELDS.items()

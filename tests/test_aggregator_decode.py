@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_aggregator_support import config, day_events
 
-from aggregator.decode import REASONS, Decoder, Event, Rejection
+from aggregator.decode import ACCEPTED_STRINGS, REASONS, Decoder, Event, Rejection
 
 # The morning after the simulated day (2026-04-06).
 NOW_MS = int(dt.datetime(2026, 4, 7, 12, tzinfo=dt.UTC).timestamp() * 1000)
@@ -186,3 +186,19 @@ def test_one_field_mutated_never_raises(field: str, value: Any) -> None:
     document = _answered(**{field: value})
     result = Decoder(config()).decode(json.dumps(document), NOW_MS)
     assert isinstance(result, Event | Rejection)
+
+
+def test_remembered_values_never_let_a_bad_one_through() -> None:
+    """Field checks remember accepted values up to a bound; past it they still
+    match every new value against the contract's pattern."""
+    fresh = Decoder(config())
+    for number in range(ACCEPTED_STRINGS + 100):
+        accepted = fresh.decode(
+            json.dumps(_answered(event_id=f"id-{number}", agent_id=f"a-{number}")),
+            NOW_MS,
+        )
+        assert isinstance(accepted, Event), accepted
+
+    assert _reason(fresh, _answered(agent_id="a 1")) == "wrong_field"
+    assert _reason(fresh, _answered(event_id="id-5 ")) == "wrong_field"
+    assert isinstance(fresh.decode(json.dumps(_answered()), NOW_MS), Event)
