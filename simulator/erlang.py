@@ -217,6 +217,12 @@ def erlang_a(
     With zero agents every contact abandons: ``stable=False``, abandonment 1,
     service level 0, infinite ASA, mean wait equal to the mean patience.
 
+    NOTE: the within-threshold shares are the answer (or abandon) rate minus
+    the share that is late, so their absolute error is that of a difference
+    of two numbers near the answer rate: about 1e-15 in ordinary queues, but
+    up to about 1e-8 in a deep overload whose patience is thousands of
+    handle times (then the true service level is itself below 1e-8).
+
     Raises:
         ValueError: naming the argument, for a negative, NaN or (except the
             patience) infinite value, a non-positive handle time or patience,

@@ -428,13 +428,16 @@ def test_an_extra_agent_never_makes_service_worse(
     patience_s: float,
     threshold_s: float,
 ) -> None:
-    # agents_for_target relies on this monotony; 1e-11 absorbs rounding.
+    # agents_for_target relies on this monotony. 1e-7 absorbs rounding: in a
+    # deep overload with a patience of thousands of handle times the service
+    # level is answered minus answered-late, two numbers near 0.7 whose
+    # difference is ~1e-9, with an error of that size (see erlang_a's NOTE).
     arrival_rate = agents * load_per_agent / handle_s
     fewer = erlang_a(arrival_rate, handle_s, agents, patience_s, threshold_s)
     more = erlang_a(arrival_rate, handle_s, agents + 1, patience_s, threshold_s)
 
-    assert more.service_level >= fewer.service_level - 1e-11
-    assert more.abandonment <= fewer.abandonment + 1e-11
+    assert more.service_level >= fewer.service_level - 1e-7
+    assert more.abandonment <= fewer.abandonment + 1e-7
     assert more.asa_seconds <= fewer.asa_seconds * (1 + 1e-9)
 
 
