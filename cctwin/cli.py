@@ -34,12 +34,24 @@ def stdout_console() -> Console:
     return Console(width=None if sys.stdout.isatty() else PIPED_WIDTH)
 
 
-def _load(path: str) -> CenterConfig:
+def load_center(path: str) -> CenterConfig:
+    """Load a config, or print its problems (file, field, allowed) and exit 2."""
     try:
         return load_config(path)
     except ConfigError as error:
         stderr.print(f"[red]config error[/]: {error}", highlight=False, soft_wrap=True)
         sys.exit(2)
+
+
+def require_open_day(center: CenterConfig, date: dt.date) -> dt.date:
+    """``date`` itself, or a usage error when the center is closed that day."""
+    if not is_open(center, date):
+        raise click.BadParameter(
+            f"the center is closed on {date} (weekday hours or holiday); "
+            "pick an open day",
+            param_hint="--day",
+        )
+    return date
 
 
 def config_argument(function: F) -> F:
@@ -135,7 +147,7 @@ def forecast(
     from simulator.forecast import Scenario, run_forecast
     from simulator.forecast_output import render, write_outputs
 
-    center = _load(config)
+    center = load_center(config)
     try:
         months = parse_months(month)
     except ValueError as error:
@@ -198,14 +210,8 @@ def simulate(config: str, day: dt.datetime, seed: int, events: str) -> None:
     """
     from simulator.day_events import simulate_day_events
 
-    center = _load(config)
-    date = day.date()
-    if not is_open(center, date):
-        raise click.BadParameter(
-            f"the center is closed on {date} (weekday hours or holiday); "
-            "pick an open day",
-            param_hint="--day",
-        )
+    center = load_center(config)
+    date = require_open_day(center, day.date())
     path = Path(events)
     path.parent.mkdir(parents=True, exist_ok=True)
     produced = simulate_day_events(center, date, seed)
@@ -345,7 +351,7 @@ def aggregate(
     """
     from aggregator.consume import Settings, run_file, run_kafka
 
-    center = _load(config_path)
+    center = load_center(config_path)
     settings = Settings(
         port=port,
         address=address,
@@ -403,7 +409,7 @@ def rules(config: str, out: str, tests: str | None, dashboard: str | None) -> No
     """
     from aggregator.rules import write_rules
 
-    center = _load(config)
+    center = load_center(config)
     written = write_rules(center, Path(out), Path(tests) if tests else None, config)
     if dashboard:
         from aggregator.dashboard import write_dashboard

@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo
 import click
 from rich.console import Console
 
-from cctwin.calendar import is_open, open_days, parse_month
-from cctwin.config import CenterConfig, ConfigError, load_config
+from cctwin.calendar import open_days, parse_month
+from cctwin.cli import load_center, require_open_day
+from cctwin.config import CenterConfig
 from cctwin.config.models import Kafka
 from simulator.pacing import Pacer, parse_speed, parse_start
 from simulator.publish import Publisher, StreamError, resolve_target
@@ -30,27 +31,12 @@ INTERRUPTED_STATUS = 130
 """The shell's status for a process ended by Ctrl-C (128 + SIGINT)."""
 
 
-def _load(path: str, stderr: Console) -> CenterConfig:
-    try:
-        return load_config(path)
-    except ConfigError as error:
-        stderr.print(f"[red]config error[/]: {error}", highlight=False)
-        sys.exit(2)
-
-
 def _days(
     config: CenterConfig, day: dt.datetime | None, month: str | None
 ) -> list[dt.date]:
     """The open days to simulate, from ``--day`` or ``--month``."""
     if day is not None:
-        date = day.date()
-        if not is_open(config, date):
-            raise click.BadParameter(
-                f"the center is closed on {date} (weekday hours or holiday); "
-                "pick an open day",
-                param_hint="--day",
-            )
-        return [date]
+        return [require_open_day(config, day.date())]
     assert month is not None
     try:
         year, number = parse_month(month)
@@ -95,7 +81,7 @@ def run_stream_command(
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--start") from None
 
-    config = _load(config_path, stderr) if config_path is not None else None
+    config = load_center(config_path) if config_path is not None else None
     settings = config.kafka if config is not None else Kafka()
     zone = config.center.zone if config is not None else ZoneInfo("UTC")
     target = resolve_target(settings, bootstrap, topic)
