@@ -13,7 +13,7 @@ from aggregator import agreements
 from aggregator.decode import Decoder, Event
 from aggregator.dedupe import DedupeWindow
 from aggregator.pipeline import Pipeline
-from aggregator.state import State
+from aggregator.state import Counts, State
 from aggregator.windows import MINUTE_RETENTION, LocalTime
 from cctwin.metrics import COUNT_FIELDS
 from simulator.day import simulate_day
@@ -206,15 +206,20 @@ def test_undone_batch_leaves_no_trace() -> None:
     assert pipeline.published.totals == pipeline.state.totals
 
 
-def test_counts_match_the_simulators_own_tally() -> None:
-    result = simulate_day(config(), DAY, SEED)
+def todays_counts_of_the_simulated_day() -> Counts:
+    """The published "today" counts after one batch of the whole simulated day."""
     pipeline = Pipeline(config())
     pipeline.begin()
     for event in day_events():
         pipeline.feed(json.dumps(event).encode())
     pipeline.commit()
     state = pipeline.published
-    counts = state.window_counts("today", state.watermark_ms)
+    return state.window_counts("today", state.watermark_ms)
+
+
+def test_counts_match_the_simulators_own_tally() -> None:
+    result = simulate_day(config(), DAY, SEED)
+    counts = todays_counts_of_the_simulated_day()
 
     # Counts are equal; sums of seconds are kept to the microsecond.
     for index, channel in enumerate(config().channels):
@@ -248,13 +253,7 @@ def test_occupancy_and_adherence_match_the_simulators_own_tally() -> None:
     the roster splits scheduled time where the simulator does."""
     center = config()
     result = simulate_day(center, DAY, SEED)
-    pipeline = Pipeline(center)
-    pipeline.begin()
-    for event in day_events():
-        pipeline.feed(json.dumps(event).encode())
-    pipeline.commit()
-    state = pipeline.published
-    counts = state.window_counts("today", state.watermark_ms)
+    counts = todays_counts_of_the_simulated_day()
     staff = agreements.headcount(center)
     groups = list(center.agent_groups)
     by_id = {a.id: a for a in center.agreements}
