@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from cctwin import metrics
-from cctwin.config.models import Agreement, CenterConfig, Direction
+from cctwin.config.models import Agreement, CenterConfig
 from cctwin.metrics import COUNT_FIELDS, ratio
 
 Counts = dict[tuple[str, str], float]
@@ -152,10 +152,3 @@ FACT_RATIOS: dict[str, tuple[str, str]] = {
     "campaign_error_rate": ("campaign_errors", "campaign_messages"),
 }
 """Agreements that are one center-wide count over another: (numerator, denominator)."""
-
-
-def meets(agreement: Agreement, figure: float) -> bool:
-    """Whether a figure meets the agreement's target (inclusive)."""
-    if agreement.direction == Direction.AT_LEAST:
-        return figure >= agreement.target
-    return figure <= agreement.target

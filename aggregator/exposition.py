@@ -398,7 +398,7 @@ class Collector:
                 has_data.add_metric(labels, 0.0 if figure_value is None else 1.0)
                 if figure_value is not None:
                     figure.add_metric(labels, figure_value)
-                    meets = agreements.meets(agreement, figure_value)
+                    meets = agreement.met_by(figure_value)
                     met.add_metric(labels, 1.0 if meets else 0.0)
         yield from (figure, has_data, met, target, counts_family)
 

@@ -39,7 +39,7 @@ from scipy import stats
 
 from cctwin import metrics
 from cctwin.calendar import open_days
-from cctwin.config.models import CenterConfig, Direction
+from cctwin.config.models import Agreement, CenterConfig
 from cctwin.metrics import COUNT_FIELDS
 from simulator.day import simulate_day
 from simulator.engine import AVAILABLE, BUSY
@@ -207,13 +207,12 @@ class Estimate:
         interval = self.ci95
         return math.inf if interval is None else (interval[1] - interval[0]) / 2.0
 
-    def share_meeting(self, target: float, direction: Direction) -> float | None:
-        """Share of replications meeting ``target`` (the month's chance)."""
+    def share_meeting(self, agreement: Agreement) -> float | None:
+        """Share of replications meeting the agreement (the month's chance)."""
         known = self.known
         if not known.size:
             return None
-        met = known >= target if direction == Direction.AT_LEAST else known <= target
-        return float(met.mean())
+        return sum(agreement.met_by(float(v)) for v in known) / known.size
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: mean, ci95, std."""

@@ -57,9 +57,7 @@ def forecast_json(forecast: Forecast) -> dict[str, Any]:
         if agreement.forecastable:
             estimate = forecast.agreement_estimate(agreement.id)
             entry.update(estimate.as_dict())
-            entry["probability_met"] = estimate.share_meeting(
-                agreement.target, agreement.direction
-            )
+            entry["probability_met"] = estimate.share_meeting(agreement)
         agreements.append(entry)
     return {
         "center": config.center.id,
@@ -230,7 +228,7 @@ def render(forecast: Forecast, console: Console) -> None:
             continue
         unit = _unit_of(agreement.metric)
         estimate = forecast.agreement_estimate(agreement.id)
-        chance = estimate.share_meeting(agreement.target, agreement.direction)
+        chance = estimate.share_meeting(agreement)
         sign = "≥" if agreement.direction.value == "at_least" else "≤"
         colour = "green" if chance is not None and chance >= 0.9 else "red"
         if chance is not None and 0.5 <= chance < 0.9:

@@ -448,6 +448,12 @@ class Agreement(Strict):
         """True when the simulator can forecast this agreement."""
         return self.metric in FORECASTABLE_METRICS
 
+    def met_by(self, figure: float) -> bool:
+        """Whether ``figure`` meets the target (the bound itself included)."""
+        if self.direction == Direction.AT_LEAST:
+            return figure >= self.target
+        return figure <= self.target
+
 
 class TariffItem(Strict):
     """One priced line of the contract (Tabla 7): unit price and monthly quantity."""
